@@ -83,12 +83,12 @@ int jc_sandbox_read_control(jc_sandbox *sb, jc_err *err) {
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        if (n < 0)
-            return jc_err_sys(err, errno, "read the control socket");
-        if (n == 0) {
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) { /* jc-init is gone */
             close_fd(&sb->control_fd);
             return 0;
         }
+        if (n < 0)
+            return jc_err_sys(err, errno, "read the control socket");
         int fd = -1;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
@@ -438,8 +438,8 @@ int jc_sandbox_run(jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
             rc = -1;
             break;
         }
-        if ((fds[2].revents || fds[3].revents) && jc_sandbox_drain(sb, hooks->output,
-                                                                   hooks->userdata, err) < 0) {
+        if ((fds[2].revents || fds[3].revents) &&
+            jc_sandbox_drain(sb, hooks->output, hooks->userdata, err) < 0) {
             rc = -1;
             break;
         }
