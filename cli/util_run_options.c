@@ -47,7 +47,8 @@ const char jc_run_usage[] =
     "Exit status: the command's; 128+N when a signal N killed it; 125 when the sandbox\n"
     "could not be set up; 2 for bad options.\n";
 
-static int fail(char *errbuf, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *errbuf, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static int fail(char *errbuf, size_t errlen, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
@@ -182,8 +183,8 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
         case OPT_WORKSPACE:
         case OPT_OUTPUT:
             if (parse_int(a, c == OPT_GRACE ? 0 : 1, INT32_MAX, &v) < 0)
-                return fail(errbuf, errlen, "%s %s: expected a whole number%s",
-                            argv[optind - 1], a, c == OPT_GRACE ? "" : " above 0");
+                return fail(errbuf, errlen, "%s %s: expected a whole number%s", argv[optind - 1], a,
+                            c == OPT_GRACE ? "" : " above 0");
             if (c == OPT_MEMORY)
                 o->limits.memory_mb = v;
             else if (c == OPT_PIDS)
@@ -237,13 +238,11 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
         case OPT_CLEANUP: o->cleanup = true; break;
         case 'h':
         case OPT_HELP: fputs(jc_run_usage, stdout); return 1;
-        case ':':
-            return fail(errbuf, errlen, "%s needs a value", argv[optind - 1]);
+        case ':': return fail(errbuf, errlen, "%s needs a value", argv[optind - 1]);
         default:
             if (optopt)
                 return fail(errbuf, errlen, "unknown option -%c", optopt);
-            return fail(errbuf, errlen, "unknown option %s, or it needs a value",
-                        argv[optind - 1]);
+            return fail(errbuf, errlen, "unknown option %s, or it needs a value", argv[optind - 1]);
         }
     }
     o->env[o->n_env] = NULL;
