@@ -170,8 +170,8 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
     memset(o, 0, sizeof(*o));
     optind = 0; /* reset getopt: "+" stops at the first operand (the command) */
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+h", options, NULL)) != -1) {
+    int c, idx = 0;
+    while ((c = getopt_long(argc, argv, "+h", options, &idx)) != -1) {
         const char *a = optarg;
         int64_t v;
         switch (c) {
@@ -183,8 +183,8 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
         case OPT_WORKSPACE:
         case OPT_OUTPUT:
             if (parse_int(a, c == OPT_GRACE ? 0 : 1, INT32_MAX, &v) < 0)
-                return fail(errbuf, errlen, "%s %s: expected a whole number%s", argv[optind - 1], a,
-                            c == OPT_GRACE ? "" : " above 0");
+                return fail(errbuf, errlen, "--%s %s: expected a whole number%s", options[idx].name,
+                            a, c == OPT_GRACE ? "" : " above 0");
             if (c == OPT_MEMORY)
                 o->limits.memory_mb = v;
             else if (c == OPT_PIDS)
@@ -238,11 +238,13 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
         case OPT_CLEANUP: o->cleanup = true; break;
         case 'h':
         case OPT_HELP: fputs(jc_run_usage, stdout); return 1;
-        case ':': return fail(errbuf, errlen, "%s needs a value", argv[optind - 1]);
         default:
-            if (optopt)
+            for (const struct option *op = options; optopt && op->name; op++)
+                if (op->val == optopt)
+                    return fail(errbuf, errlen, "--%s needs a value", op->name);
+            if (optopt > 0 && optopt < 256)
                 return fail(errbuf, errlen, "unknown option -%c", optopt);
-            return fail(errbuf, errlen, "unknown option %s, or it needs a value", argv[optind - 1]);
+            return fail(errbuf, errlen, "unknown option %s", argv[optind - 1]);
         }
     }
     o->env[o->n_env] = NULL;
