@@ -153,9 +153,14 @@ static void relay_ready(void *ud, jc_sandbox *sb, const struct pollfd *fds, size
     }
 }
 
+/* Whether the job's stderr ended a line: the result record must start on its own. */
+static bool stderr_at_line_start = true;
+
 static void pass_output(void *ud, int stream, const char *buf, size_t len) {
     (void)ud;
     jc_err ignored;
+    if (stream == 2 && len > 0)
+        stderr_at_line_start = buf[len - 1] == '\n';
     /* a closed stdout of ours must not stop the job: drop what cannot be written */
     (void)jc_write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, buf, len, &ignored);
 }
@@ -271,6 +276,8 @@ static int cmd_run(int argc, char **argv) {
         status = err.code == JC_E_INVALID ? 2 : 125;
         goto out;
     }
+    if (!stderr_at_line_start)
+        fputc('\n', stderr);
     if (opt.json) {
         _cleanup_json_ json_t *j = jc_result_to_json(&result);
         _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
