@@ -187,11 +187,11 @@ static void print_timings(const jc_sandbox_timings *t) {
     fprintf(stderr,
             "jobcell: start-up (us): cgroup %lld, clone %lld, maps %lld, spec %lld, "
             "init exec %lld, mounts %lld, network %lld, child %lld, seccomp+exec %lld, "
-            "total %lld\n",
+            "total %lld, finish %lld\n",
             (long long)t->cgroup_us, (long long)t->clone_us, (long long)t->maps_us,
             (long long)t->spec_us, (long long)t->init_exec_us, (long long)t->mounts_us,
             (long long)t->network_us, (long long)t->child_us, (long long)t->exec_us,
-            (long long)t->total_us);
+            (long long)t->total_us, (long long)t->finish_us);
 }
 
 static int cmd_run(int argc, char **argv) {

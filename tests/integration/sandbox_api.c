@@ -26,7 +26,7 @@ static int failures, checks;
         checks++;                                                                                  \
         if (!(cond)) {                                                                             \
             failures++;                                                                            \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                       \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
             fprintf(stderr, __VA_ARGS__);                                                          \
             fputc('\n', stderr);                                                                   \
         }                                                                                          \
@@ -53,8 +53,8 @@ static void on_output(void *ud, int stream, const char *buf, size_t len) {
 static struct sock_filter insns[16];
 static jc_seccomp_filter make_filter(int notify_nr) {
     size_t n = 0;
-    insns[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS,
-                                              offsetof(struct seccomp_data, arch));
+    insns[n++] =
+        (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch));
     insns[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, AUDIT_ARCH_X86_64, 1, 0);
     insns[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS);
     insns[n++] =
@@ -93,17 +93,16 @@ static void test_filter_loaded(jc_sandbox_engine *e) {
     jc_result r;
     jc_err err = {0};
     CHECK(jc_sandbox_run(e, &s, &h, &r, NULL, &err) == 0, "%s", err.msg);
-    CHECK(r.reason == JC_REASON_EXITED && r.exit_code == 0, "reason %s",
-          jc_reason_name(r.reason));
+    CHECK(r.reason == JC_REASON_EXITED && r.exit_code == 0, "reason %s", jc_reason_name(r.reason));
     CHECK(!strcmp(c.buf, "Seccomp:\t2\n1\n"), "output '%s'", c.buf);
 }
 
 static void test_files(jc_sandbox_engine *e) {
     static const char script[] = "#!/bin/sh\necho from-file\nstat -c %u:%g:%a job.sh data.txt\n"
                                  "cat data.txt\n";
-    jc_sandbox_file files[] = {{.name = "job.sh", .data = script, .len = sizeof(script) - 1,
-                                .mode = 0755},
-                               {.name = "data.txt", .data = "DATA", .len = 4, .mode = 0600}};
+    jc_sandbox_file files[] = {
+        {.name = "job.sh", .data = script, .len = sizeof(script) - 1, .mode = 0755},
+        {.name = "data.txt", .data = "DATA", .len = 4, .mode = 0600}};
     static const char *const argv[] = {"./job.sh", NULL};
     jc_sandbox_spec s;
     base_spec(&s, argv);
@@ -130,7 +129,8 @@ static void test_cancel(jc_sandbox_engine *e) {
     if (!sb)
         return;
     CHECK(jc_sandbox_state_get(sb) == JC_SANDBOX_STARTING, "state %d", jc_sandbox_state_get(sb));
-    CHECK(jc_sandbox_pidfd(sb) >= 0 && jc_sandbox_stdout_fd(sb) >= 0 && jc_sandbox_setup_fd(sb) >= 0,
+    CHECK(jc_sandbox_pidfd(sb) >= 0 && jc_sandbox_stdout_fd(sb) >= 0 &&
+              jc_sandbox_setup_fd(sb) >= 0,
           "fds");
     int64_t t0 = jc_time_mono_ms();
     for (int i = 0; i < 100 && jc_sandbox_state_get(sb) == JC_SANDBOX_STARTING; i++) {
@@ -150,7 +150,8 @@ static void test_cancel(jc_sandbox_engine *e) {
     CHECK(jc_sandbox_finish(sb, NULL, NULL, &r, &err) == 0, "%s", err.msg);
     CHECK(r.reason == JC_REASON_CANCELED, "reason %s", jc_reason_name(r.reason));
     CHECK(r.signal == SIGTERM, "signal %d (sleep dies of the forwarded SIGTERM)", r.signal);
-    CHECK(jc_time_mono_ms() - t0 < 4000, "cancel took %lld ms", (long long)(jc_time_mono_ms() - t0));
+    CHECK(jc_time_mono_ms() - t0 < 4000, "cancel took %lld ms",
+          (long long)(jc_time_mono_ms() - t0));
     CHECK(jc_sandbox_state_get(sb) == JC_SANDBOX_FINISHED, "finished");
     jc_sandbox_free(sb);
 }
@@ -184,8 +185,8 @@ static void test_listener(jc_sandbox_engine *e) {
             memset(&req, 0, sizeof(req));
             if (ioctl(lfd, SECCOMP_IOCTL_NOTIF_RECV, &req) == 0) {
                 seen_uname = req.data.nr == __NR_uname;
-                struct seccomp_notif_resp resp = {
-                    .id = req.id, .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
+                struct seccomp_notif_resp resp = {.id = req.id,
+                                                  .flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE};
                 CHECK(ioctl(lfd, SECCOMP_IOCTL_NOTIF_SEND, &resp) == 0, "NOTIF_SEND: %s",
                       strerror(errno));
             }
@@ -199,8 +200,7 @@ static void test_listener(jc_sandbox_engine *e) {
         jc_sandbox_drain(sb, on_output, &c, &err);
     jc_result r;
     CHECK(jc_sandbox_finish(sb, on_output, &c, &r, &err) == 0, "%s", err.msg);
-    CHECK(r.reason == JC_REASON_EXITED && r.exit_code == 0, "reason %s",
-          jc_reason_name(r.reason));
+    CHECK(r.reason == JC_REASON_EXITED && r.exit_code == 0, "reason %s", jc_reason_name(r.reason));
     CHECK(!strncmp(c.buf, "jc-apitest2345", 14), "hostname '%s'", c.buf);
     jc_sandbox_free(sb);
 }
