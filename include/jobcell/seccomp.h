@@ -210,6 +210,9 @@ int jc_seccomp_compile(const jc_seccomp_resolved *r, jc_seccomp_filter *out, jc_
  * allow is turned into SCMP_ACT_NOTIFY (so a supervisor sees it), but rules answering
  * ENOSYS are kept: they tell libc to use its fallback. */
 int jc_seccomp_compile_learn(const jc_seccomp_resolved *r, jc_seccomp_filter *out, jc_err *err);
+/* The built-in base of `jobcell profile learn` without --base (JSON text): execve, write,
+ * exit_group, and clone3 answered ENOSYS. */
+extern const char jc_seccomp_learn_base_json[];
 /* Parse, resolve for the native job environment and compile, in one call. */
 int jc_seccomp_compile_file(const char *path, jc_seccomp_filter *out, jc_err *err);
 void jc_seccomp_filter_free(jc_seccomp_filter *f);
@@ -268,6 +271,10 @@ typedef struct jc_seccomp_diff {
 int jc_seccomp_diff_compute(const jc_seccomp_resolved *a, const jc_seccomp_resolved *b,
                             jc_seccomp_diff *out, jc_err *err);
 void jc_seccomp_diff_free(jc_seccomp_diff *d);
+/* Does the rule list this syscall name? */
+bool jc_seccomp_rule_names(const jc_seccomp_rule *r, const char *name);
+/* Do a rule's conditions hold for these six argument values (true when it has none)? */
+bool jc_seccomp_rule_matches(const jc_seccomp_rule *r, const uint64_t args[6]);
 /* A rule's conditions for people: "arg0 & 0x7e020000 == 0 and arg1 == 3" into buf. */
 const char *jc_seccomp_rule_conditions(const jc_seccomp_rule *rule, char *buf, size_t len);
 
