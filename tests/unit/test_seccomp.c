@@ -20,7 +20,8 @@
 
 static const jc_seccomp_env amd64_6 = {.arch = SCMP_ARCH_X86_64, .kernel = {6, 1, 0}};
 
-#define BASE_RULE "{\"names\": [\"execve\", \"write\", \"exit_group\"], \"action\": \"SCMP_ACT_ALLOW\"}"
+#define BASE_RULE                                                                                  \
+    "{\"names\": [\"execve\", \"write\", \"exit_group\"], \"action\": \"SCMP_ACT_ALLOW\"}"
 
 static jc_seccomp_profile *parse(const char *text, jc_seccomp_diags *d, jc_err *err) {
     return jc_seccomp_profile_parse(text, strlen(text), "test", d, err);
@@ -186,11 +187,12 @@ static void test_errors_located(void **state) {
     assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[6].args[2].value", "integer"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[6].args[2].when", "unknown field"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.caps[0]", "capability"));
-    assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.arches[0]",
-                         "unknown architecture"));
-    assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.minKernel",
-                         "not a kernel version"));
-    assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.maxKernel", "unknown field"));
+    assert_true(
+        has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.arches[0]", "unknown architecture"));
+    assert_true(
+        has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.minKernel", "not a kernel version"));
+    assert_true(
+        has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[7].includes.maxKernel", "unknown field"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_ERROR, "syscalls[8].names", "at least one"));
     assert_int_equal(d.nerrors, 16);
     jc_seccomp_diags_free(&d);
@@ -344,35 +346,36 @@ typedef struct arg_case {
 static void test_args_every_operator(void **state) {
     (void)state;
     fixture f;
-    load(&f,
-         "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 13, \"syscalls\": [" BASE_RULE
-         ", {\"names\": [\"dup\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
-         "\"value\": 5, \"op\": \"SCMP_CMP_NE\"}]},"
-         " {\"names\": [\"dup2\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 1, "
-         "\"value\": 10, \"op\": \"SCMP_CMP_LT\"}]},"
-         " {\"names\": [\"dup3\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 2, "
-         "\"value\": 10, \"op\": \"SCMP_CMP_LE\"}]},"
-         " {\"names\": [\"close\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
-         "\"value\": 3, \"op\": \"SCMP_CMP_EQ\"}]},"
-         " {\"names\": [\"lseek\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 5, "
-         "\"value\": 4294967296, \"op\": \"SCMP_CMP_GE\"}]},"
-         " {\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 3, "
-         "\"value\": 100, \"op\": \"SCMP_CMP_GT\"}]},"
-         " {\"names\": [\"clone\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
-         "\"value\": 2114060288, \"valueTwo\": 0, \"op\": \"SCMP_CMP_MASKED_EQ\"}]},"
-         /* distinct arguments: AND */
-         " {\"names\": [\"kill\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
-         "\"value\": 1, \"op\": \"SCMP_CMP_GT\"}, {\"index\": 1, \"value\": 9, \"op\": "
-         "\"SCMP_CMP_EQ\"}]},"
-         /* the same argument twice: OR */
-         " {\"names\": [\"socket\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
-         "\"value\": 1, \"op\": \"SCMP_CMP_EQ\"}, {\"index\": 0, \"value\": 10, \"op\": "
-         "\"SCMP_CMP_EQ\"}]},"
-         /* a conditional non-allow action */
-         " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 5, \"args\": "
-         "[{\"index\": 0, \"value\": 7, \"op\": \"SCMP_CMP_EQ\"}]}"
-         "]}",
-         NULL);
+    load(
+        &f,
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"defaultErrnoRet\": 13, \"syscalls\": [" BASE_RULE
+        ", {\"names\": [\"dup\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
+        "\"value\": 5, \"op\": \"SCMP_CMP_NE\"}]},"
+        " {\"names\": [\"dup2\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 1, "
+        "\"value\": 10, \"op\": \"SCMP_CMP_LT\"}]},"
+        " {\"names\": [\"dup3\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 2, "
+        "\"value\": 10, \"op\": \"SCMP_CMP_LE\"}]},"
+        " {\"names\": [\"close\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
+        "\"value\": 3, \"op\": \"SCMP_CMP_EQ\"}]},"
+        " {\"names\": [\"lseek\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 5, "
+        "\"value\": 4294967296, \"op\": \"SCMP_CMP_GE\"}]},"
+        " {\"names\": [\"read\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 3, "
+        "\"value\": 100, \"op\": \"SCMP_CMP_GT\"}]},"
+        " {\"names\": [\"clone\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
+        "\"value\": 2114060288, \"valueTwo\": 0, \"op\": \"SCMP_CMP_MASKED_EQ\"}]},"
+        /* distinct arguments: AND */
+        " {\"names\": [\"kill\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
+        "\"value\": 1, \"op\": \"SCMP_CMP_GT\"}, {\"index\": 1, \"value\": 9, \"op\": "
+        "\"SCMP_CMP_EQ\"}]},"
+        /* the same argument twice: OR */
+        " {\"names\": [\"socket\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": 0, "
+        "\"value\": 1, \"op\": \"SCMP_CMP_EQ\"}, {\"index\": 0, \"value\": 10, \"op\": "
+        "\"SCMP_CMP_EQ\"}]},"
+        /* a conditional non-allow action */
+        " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ERRNO\", \"errnoRet\": 5, \"args\": "
+        "[{\"index\": 0, \"value\": 7, \"op\": \"SCMP_CMP_EQ\"}]}"
+        "]}",
+        NULL);
     static const arg_case cases[] = {
         {"dup", {4}, true},
         {"dup", {5}, false},
@@ -390,9 +393,9 @@ static void test_args_every_operator(void **state) {
         {"read", {0, 0, 0, 101}, true},
         {"read", {0, 0, 0, 100}, false},
         {"clone", {0x11 /* SIGCHLD */}, true},
-        {"clone", {0x10000000 | 0x11}, false},    /* CLONE_NEWUSER */
-        {"clone", {0x00020000}, false},           /* CLONE_NEWNS */
-        {"clone", {0x40000000}, false},           /* CLONE_NEWNET */
+        {"clone", {0x10000000 | 0x11}, false},      /* CLONE_NEWUSER */
+        {"clone", {0x00020000}, false},             /* CLONE_NEWNS */
+        {"clone", {0x40000000}, false},             /* CLONE_NEWNET */
         {"clone", {0x00010000 | 0x00000100}, true}, /* CLONE_THREAD | CLONE_VM */
         {"kill", {2, 9}, true},
         {"kill", {2, 15}, false},
@@ -517,19 +520,19 @@ static void test_docker_fixture_verdicts(void **state) {
     load(&f, text, &amd64_6);
     static const docker_case cases[] = {
         {"read", 0, {0}, JC_SCMP_ALLOW, 0},
-        {"mount", 0, {0}, JC_SCMP_ERRNO, 1},         /* includes CAP_SYS_ADMIN */
-        {"unshare", 0, {0}, JC_SCMP_ERRNO, 1},       /* includes CAP_SYS_ADMIN */
-        {"ptrace", 0, {0}, JC_SCMP_ALLOW, 0},        /* minKernel 4.8 */
+        {"mount", 0, {0}, JC_SCMP_ERRNO, 1},   /* includes CAP_SYS_ADMIN */
+        {"unshare", 0, {0}, JC_SCMP_ERRNO, 1}, /* includes CAP_SYS_ADMIN */
+        {"ptrace", 0, {0}, JC_SCMP_ALLOW, 0},  /* minKernel 4.8 */
         {"process_vm_readv", 0, {0}, JC_SCMP_ERRNO, 1},
-        {"clone", 1, {0x11}, JC_SCMP_ALLOW, 0},      /* excludes CAP_SYS_ADMIN → applies */
+        {"clone", 1, {0x11}, JC_SCMP_ALLOW, 0}, /* excludes CAP_SYS_ADMIN → applies */
         {"clone", 1, {0x10000011}, JC_SCMP_ERRNO, 1},
-        {"clone3", 0, {0}, JC_SCMP_ERRNO, 38},       /* excludes CAP_SYS_ADMIN → ENOSYS */
+        {"clone3", 0, {0}, JC_SCMP_ERRNO, 38}, /* excludes CAP_SYS_ADMIN → ENOSYS */
         {"personality", 1, {8}, JC_SCMP_ALLOW, 0},
         {"personality", 1, {0x0400000}, JC_SCMP_ERRNO, 1},
-        {"arch_prctl", 0, {0}, JC_SCMP_ALLOW, 0},    /* includes amd64 */
+        {"arch_prctl", 0, {0}, JC_SCMP_ALLOW, 0}, /* includes amd64 */
         {"modify_ldt", 0, {0}, JC_SCMP_ALLOW, 0},
         {"socket", 1, {2}, JC_SCMP_ALLOW, 0},
-        {"socket", 1, {40}, JC_SCMP_ERRNO, 1},       /* AF_VSOCK: NE fails */
+        {"socket", 1, {40}, JC_SCMP_ERRNO, 1},               /* AF_VSOCK: NE fails */
         {"ioprio_set", 3, {1, 0, 0x4000}, JC_SCMP_ALLOW, 0}, /* LT 0x6000 */
         {"ioprio_set", 3, {1, 0, 0x6000}, JC_SCMP_ERRNO, 1},
         {"sched_setscheduler", 2, {0, 0}, JC_SCMP_ALLOW, 0}, /* LE 0 */
@@ -537,8 +540,8 @@ static void test_docker_fixture_verdicts(void **state) {
         {"setpriority", 3, {0, 0, 5}, JC_SCMP_ALLOW, 0}, /* GE 0 and LE 2 */
         {"setpriority", 3, {3, 0, 5}, JC_SCMP_ERRNO, 1},
         {"kexec_file_load", 0, {0}, JC_SCMP_KILL_PROCESS, 0},
-        {"uselib", 0, {0}, JC_SCMP_ERRNO, 1},        /* excluded from 3.0 on */
-        {"userfaultfd", 0, {0}, JC_SCMP_ERRNO, 1},   /* minKernel 99.0 */
+        {"uselib", 0, {0}, JC_SCMP_ERRNO, 1},      /* excluded from 3.0 on */
+        {"userfaultfd", 0, {0}, JC_SCMP_ERRNO, 1}, /* minKernel 99.0 */
         {"open_by_handle_at", 0, {0}, JC_SCMP_ERRNO, 1},
         {"getrandom", 3, {0, 0, 2}, JC_SCMP_ALLOW, 0}, /* conditional ERRNO is dead */
         {"mseal", 0, {0}, JC_SCMP_ERRNO, 1},
@@ -553,7 +556,8 @@ static void test_docker_fixture_verdicts(void **state) {
         jc_seccomp_verdict v;
         if (jc_seccomp_explain(&f.r, c->syscall, c->nargs ? c->args : NULL, c->nargs, &v, &err))
             fail_msg("%s: %s", c->syscall, err.msg);
-        if (v.action.kind != c->kind || (c->kind == JC_SCMP_ERRNO && v.action.errno_ret != c->errno_ret))
+        if (v.action.kind != c->kind ||
+            (c->kind == JC_SCMP_ERRNO && v.action.errno_ret != c->errno_ret))
             fail_msg("case %zu %s: verdict %d/%d, Docker's %d/%d", i, c->syscall, v.action.kind,
                      v.action.errno_ret, c->kind, c->errno_ret);
         int nr = seccomp_syscall_resolve_name(c->syscall);
@@ -594,20 +598,22 @@ static void test_docker_fixture_verdicts(void **state) {
 static void test_check_findings(void **state) {
     (void)state;
     fixture f;
-    load(&f,
-         "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [" BASE_RULE ","
-         /* 1 */ " {\"names\": [\"ptrace\", \"getpid\", \"socket\"], \"action\": \"SCMP_ACT_ALLOW\"},"
-         /* 2 */ " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
-         "0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]},"
-         /* 3 */ " {\"names\": [\"getppid\"], \"action\": \"SCMP_ACT_ERRNO\"},"
-         /* 4 */ " {\"names\": [\"gettid\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
-         "0, \"value\": 0, \"op\": \"SCMP_CMP_LT\"}]},"
-         /* 5 */ " {\"names\": [\"clone\"], \"action\": \"SCMP_ACT_ALLOW\"},"
-         /* 6 */ " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ALLOW\"},"
-         /* 7 */ " {\"names\": [\"mount\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": "
-         "{\"caps\": [\"CAP_SYS_ADMIN\"]}}"
-         "]}",
-         NULL);
+    load(
+        &f,
+        "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [" BASE_RULE ","
+        /* 1 */ " {\"names\": [\"ptrace\", \"getpid\", \"socket\"], \"action\": "
+                "\"SCMP_ACT_ALLOW\"},"
+        /* 2 */ " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
+        "0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]},"
+        /* 3 */ " {\"names\": [\"getppid\"], \"action\": \"SCMP_ACT_ERRNO\"},"
+        /* 4 */ " {\"names\": [\"gettid\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
+        "0, \"value\": 0, \"op\": \"SCMP_CMP_LT\"}]},"
+        /* 5 */ " {\"names\": [\"clone\"], \"action\": \"SCMP_ACT_ALLOW\"},"
+        /* 6 */ " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ALLOW\"},"
+        /* 7 */ " {\"names\": [\"mount\"], \"action\": \"SCMP_ACT_ALLOW\", \"includes\": "
+        "{\"caps\": [\"CAP_SYS_ADMIN\"]}}"
+        "]}",
+        NULL);
     jc_seccomp_summary sum;
     jc_seccomp_diags d = {0};
     jc_err err = {0};
@@ -729,10 +735,12 @@ static void test_set_load_and_reload(void **state) {
     assert_null(jc_seccomp_set_find(s1, "missing"));
 
     /* break one: a reload keeps its previous filter and reports the error */
-    write_file(dir, "good.json", "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": "
-                                 "[{\"names\": [\"frobnicate\"], \"action\": \"SCMP_ACT_ALLOW\"}]}");
-    write_file(dir, "new.json", "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
-                                "[{\"names\": [\"execve\"], \"action\": \"SCMP_ACT_KILL\"}]}");
+    write_file(dir, "good.json",
+               "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": "
+               "[{\"names\": [\"frobnicate\"], \"action\": \"SCMP_ACT_ALLOW\"}]}");
+    write_file(dir, "new.json",
+               "{\"defaultAction\": \"SCMP_ACT_ALLOW\", \"syscalls\": "
+               "[{\"names\": [\"execve\"], \"action\": \"SCMP_ACT_KILL\"}]}");
     jc_seccomp_set *s2 = jc_seccomp_set_load(dir, s1, &err);
     assert_non_null(s2);
     assert_int_equal(s2->n, 3);
