@@ -125,7 +125,7 @@ static inline bool probe_expect_fail(const char *what, long rc, int e, ...) {
 }
 
 /* Call, capture errno, check: EXPECT_FAIL("open /etc/shadow", open(...), ENOENT). */
-#define EXPECT_FAIL(what, call, ...)                                                              \
+#define EXPECT_FAIL(what, call, ...)                                                               \
     __extension__({                                                                                \
         errno = 0;                                                                                 \
         long rc_ = (long)(call);                                                                   \
@@ -135,8 +135,8 @@ static inline bool probe_expect_fail(const char *what, long rc, int e, ...) {
 
 /* Print the verdict line and return the exit status. */
 static inline int probe_end(void) {
-    printf("PROBE %d %s %s %s\n", probe_number, probe_name,
-           probe_escaped ? "ESCAPED" : "CONTAINED", probe_detail[0] ? probe_detail : "-");
+    printf("PROBE %d %s %s %s\n", probe_number, probe_name, probe_escaped ? "ESCAPED" : "CONTAINED",
+           probe_detail[0] ? probe_detail : "-");
     fflush(stdout);
     return probe_escaped ? 1 : 0;
 }

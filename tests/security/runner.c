@@ -87,10 +87,16 @@ static const probe_def probes[] = {
     {30, "overwrite-init-exe", "p30_overwrite_init_exe", JUDGE_LINE, {0}},
     {31, "cgroup-release-agent", "p31_cgroup_release_agent", JUDGE_LINE, {0}},
     {32, "tiocsti", "p32_tiocsti", JUDGE_LINE, {0}},
-    {33, "fork-bomb", "p33_fork_bomb", JUDGE_PIDS,
+    {33,
+     "fork-bomb",
+     "p33_fork_bomb",
+     JUDGE_PIDS,
      {"--pids", "32", "--env", "JC_PROBE_PIDS=32", "--timeout", "60"}},
     {34, "memory-hog", "p34_memory_hog", JUDGE_OOM, {"--memory", "64", "--timeout", "60"}},
-    {35, "fill-tmpfs", "p35_fill_tmpfs", JUDGE_LINE,
+    {35,
+     "fill-tmpfs",
+     "p35_fill_tmpfs",
+     JUDGE_LINE,
      {"--memory", "128", "--tmp-mb", "8", "--workspace-mb", "12", "--env", "JC_PROBE_TMP_MB=8",
       "--env", "JC_PROBE_WORKSPACE_MB=12"}},
     {36, "output-flood", "p36_output_flood", JUDGE_OUTPUT, {"--env", "JC_PROBE_OUTPUT_MB=24"}},
@@ -134,13 +140,13 @@ static int64_t now_ms(void) {
 /* ---- one run of `jobcell run` ---- */
 
 typedef struct run_out {
-    int status;              /* wait status of jobcell */
-    char out[65536];         /* first bytes of stdout */
-    long long out_bytes;     /* all stdout bytes received */
-    char *err;               /* stderr, whole (bounded) */
+    int status;          /* wait status of jobcell */
+    char out[65536];     /* first bytes of stdout */
+    long long out_bytes; /* all stdout bytes received */
+    char *err;           /* stderr, whole (bounded) */
     size_t err_len;
-    json_t *record;          /* the result record (last JSON line of stderr), or NULL */
-    bool timed_out;          /* we had to kill it */
+    json_t *record; /* the result record (last JSON line of stderr), or NULL */
+    bool timed_out; /* we had to kill it */
     int64_t ms;
 } run_out;
 
@@ -701,8 +707,9 @@ static verdict judge_probe(const probe_def *p, run_out *r, char *detail, size_t 
         bool term_first = strstr(r->err, "PROBE-NOTE got SIGTERM") != NULL;
         char strays[4096] = "";
         int n = stray_processes_settled(strays, sizeof(strays));
-        bool ok = reason && strcmp(reason, "timeout") == 0 && term_first && wall >= 2000 + KILL_GRACE_MS - 200 &&
-                  wall <= 2000 + KILL_GRACE_MS + 5000 && n == 0;
+        bool ok = reason && strcmp(reason, "timeout") == 0 && term_first &&
+                  wall >= 2000 + KILL_GRACE_MS - 200 && wall <= 2000 + KILL_GRACE_MS + 5000 &&
+                  n == 0;
         snprintf(detail, dlen, "reason %s, wall_ms %lld (timeout 2 s + grace %d s), SIGTERM %s%s%s",
                  reason ? reason : "?", wall, KILL_GRACE_MS / 1000,
                  term_first ? "seen first" : "NOT seen", n ? "; survivors: " : "; none survived",
@@ -847,7 +854,10 @@ int main(int argc, char **argv) {
         while (waitpid(-1, NULL, WNOHANG) > 0) {
         }
         printf("PROBE %d %s %s %s\n", p->n, p->name,
-               v == CONTAINED ? "CONTAINED" : v == ESCAPED ? "ESCAPED" : "ERROR", detail);
+               v == CONTAINED ? "CONTAINED"
+               : v == ESCAPED ? "ESCAPED"
+                              : "ERROR",
+               detail);
         contained += v == CONTAINED;
     }
     if (!only) {

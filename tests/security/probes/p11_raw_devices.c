@@ -5,9 +5,9 @@
 
 int main(void) {
     probe_begin(11, "raw-devices");
-    static const char *const devs[] = {"/dev/mem",  "/dev/kmem",    "/dev/port",  "/dev/sda",
-                                       "/dev/vda",  "/dev/nvme0n1", "/dev/kmsg",  "/dev/console",
-                                       "/dev/loop0"};
+    static const char *const devs[] = {"/dev/mem",  "/dev/kmem",    "/dev/port",
+                                       "/dev/sda",  "/dev/vda",     "/dev/nvme0n1",
+                                       "/dev/kmsg", "/dev/console", "/dev/loop0"};
     for (size_t i = 0; i < sizeof(devs) / sizeof(devs[0]); i++) {
         char what[64];
         snprintf(what, sizeof(what), "open %s", devs[i]);

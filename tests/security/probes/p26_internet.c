@@ -14,8 +14,8 @@ static void try4(const char *ip, int type, int port) {
     struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
     inet_pton(AF_INET, ip, &a.sin_addr);
     char what[96];
-    snprintf(what, sizeof(what), "%s %s:%d", type == SOCK_STREAM ? "tcp connect" : "udp sendto",
-             ip, port);
+    snprintf(what, sizeof(what), "%s %s:%d", type == SOCK_STREAM ? "tcp connect" : "udp sendto", ip,
+             port);
     if (type == SOCK_STREAM)
         EXPECT_FAIL(what, connect(fd, (struct sockaddr *)&a, sizeof(a)), ENETUNREACH);
     else
@@ -41,8 +41,8 @@ int main(void) {
     probe_begin(26, "internet");
     try4("1.1.1.1", SOCK_STREAM, 443);
     try4("8.8.8.8", SOCK_DGRAM, 53);
-    try4("10.0.2.2", SOCK_STREAM, 22);     /* a typical VM host address */
-    try4("172.17.0.1", SOCK_STREAM, 2375); /* a typical container host and docker API */
+    try4("10.0.2.2", SOCK_STREAM, 22);        /* a typical VM host address */
+    try4("172.17.0.1", SOCK_STREAM, 2375);    /* a typical container host and docker API */
     try4("169.254.169.254", SOCK_STREAM, 80); /* cloud metadata service */
     try6("2606:4700:4700::1111", 443);
     return probe_end();

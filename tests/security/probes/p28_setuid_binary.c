@@ -62,6 +62,7 @@ int main(void) {
     if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
         probe_escape("setuid /usr/bin/mount mounted a tmpfs");
     else
-        probe_note("setuid /usr/bin/mount failed (status %d)", WIFEXITED(st) ? WEXITSTATUS(st) : -1);
+        probe_note("setuid /usr/bin/mount failed (status %d)",
+                   WIFEXITED(st) ? WEXITSTATUS(st) : -1);
     return probe_end();
 }

@@ -8,10 +8,9 @@
 
 int main(void) {
     probe_begin(31, "cgroup-release-agent");
-    static const char *const files[] = {"/sys/fs/cgroup/release_agent",
-                                        "/sys/fs/cgroup/memory/release_agent",
-                                        "/sys/fs/cgroup/notify_on_release",
-                                        "/sys/fs/cgroup/cgroup.procs"};
+    static const char *const files[] = {
+        "/sys/fs/cgroup/release_agent", "/sys/fs/cgroup/memory/release_agent",
+        "/sys/fs/cgroup/notify_on_release", "/sys/fs/cgroup/cgroup.procs"};
     for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
         char what[96];
         snprintf(what, sizeof(what), "open %s for writing", files[i]);

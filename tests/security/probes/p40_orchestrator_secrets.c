@@ -61,8 +61,8 @@ int main(int argc, char **argv, char **envp) {
     }
     if (d)
         closedir(d);
-    static const char *const state[] = {"/var/lib/jobcell", "/run/jobcell", "/etc/jobcell",
-                                        "/root", "/home"};
+    static const char *const state[] = {"/var/lib/jobcell", "/run/jobcell", "/etc/jobcell", "/root",
+                                        "/home"};
     for (size_t i = 0; i < sizeof(state) / sizeof(state[0]); i++) {
         char what[64];
         snprintf(what, sizeof(what), "open %s", state[i]);
