@@ -6,7 +6,10 @@
  * is clean; 77 (ctest "skipped") when it cannot run here (not root, no `jobcell run`).
  *
  * usage: security_runner --jobcell PATH --probes DIR --helper PATH [--init PATH]
- *                        [--only N,N,...] [--verbose] */
+ *                        [--only N,N,...] [--run-option ARG]... [--verbose]
+ *
+ * --run-option adds ARG to every `jobcell run` (e.g. --run-option --profile --run-option
+ * none shows what the seccomp profile alone contains: those probes must then escape). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,10 +35,10 @@
 #include "jobcell/io.h"
 #include "jobcell/random.h"
 
-#define OUTPUT_CAP (16LL << 20) /* SANDBOX.md: output captured, stdout + stderr */
-#define KILL_GRACE_MS 5000      /* SANDBOX.md: SIGTERM → SIGKILL */
-#define RUN_DEADLINE_MS 120000  /* one probe run, whatever happens inside */
-#define SETTLE_MS 3000          /* how long a leftover may take to disappear */
+#define OUTPUT_CAP (4LL << 20) /* probe 36's --output-mb: stdout + stderr kept */
+#define KILL_GRACE_MS 5000     /* SANDBOX.md: SIGTERM → SIGKILL */
+#define RUN_DEADLINE_MS 120000 /* one probe run, whatever happens inside */
+#define SETTLE_MS 3000         /* how long a leftover may take to disappear */
 
 typedef enum {
     JUDGE_LINE,    /* the probe's verdict line, exit 0, reason exited */
@@ -92,14 +95,22 @@ static const probe_def probes[] = {
      "p33_fork_bomb",
      JUDGE_PIDS,
      {"--pids", "32", "--env", "JC_PROBE_PIDS=32", "--timeout", "60"}},
-    {34, "memory-hog", "p34_memory_hog", JUDGE_OOM, {"--memory", "64", "--timeout", "60"}},
+    {34,
+     "memory-hog",
+     "p34_memory_hog",
+     JUDGE_OOM,
+     {"--memory", "64", "--tmp-mb", "8", "--workspace-mb", "8", "--timeout", "60"}},
     {35,
      "fill-tmpfs",
      "p35_fill_tmpfs",
      JUDGE_LINE,
      {"--memory", "128", "--tmp-mb", "8", "--workspace-mb", "12", "--env", "JC_PROBE_TMP_MB=8",
       "--env", "JC_PROBE_WORKSPACE_MB=12"}},
-    {36, "output-flood", "p36_output_flood", JUDGE_OUTPUT, {"--env", "JC_PROBE_OUTPUT_MB=24"}},
+    {36,
+     "output-flood",
+     "p36_output_flood",
+     JUDGE_OUTPUT,
+     {"--output-mb", "4", "--env", "JC_PROBE_OUTPUT_MB=12"}},
     {37, "ignore-sigterm", "p37_ignore_sigterm", JUDGE_TIMEOUT, {"--timeout", "2", "--pids", "64"}},
     {38, "double-fork-daemon", "p38_double_fork_daemon", JUDGE_DAEMON, {0}},
     {39, "inherited-fds", "p39_inherited_fds", JUDGE_LINE, {0}},
@@ -126,6 +137,9 @@ static int listen_port;
 static int listen_fd = -1;
 static pid_t sentinel = -1;
 static bool verbose;
+static const char *extra_opts[16]; /* --run-option: appended to every `jobcell run` */
+static int n_extra;
+static char cg_parent[64]; /* the suite's own cgroup parent, see create_cgroup_parent */
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -180,8 +194,12 @@ static int run_jobcell(const probe_def *p, run_out *r) {
     argv[a++] = port_env;
     argv[a++] = "--env";
     argv[a++] = tag_env;
+    argv[a++] = "--cgroup-parent";
+    argv[a++] = cg_parent;
     for (int i = 0; i < 12 && p->opts[i]; i++)
         argv[a++] = p->opts[i];
+    for (int i = 0; i < n_extra; i++)
+        argv[a++] = extra_opts[i];
     argv[a++] = "--";
     argv[a++] = cmd;
     argv[a] = NULL;
@@ -358,61 +376,83 @@ static void snapshot_tmp(strset *s) {
         closedir(d);
 }
 
-/* Every <hierarchy><own>/jobcell/<name> directory on the host, for the hierarchies
- * mounted under /sys/fs/cgroup (own: this process's group in each, as `jobcell run` is
- * our child and nests there). */
-static void snapshot_cgroups(strset *s) {
-    char *self = jc_read_file("/proc/self/cgroup", 1 << 16, NULL, NULL);
-    DIR *d = opendir("/sys/fs/cgroup");
-    struct dirent *e;
-    while (self && d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
+/* The sandboxes of this suite nest under a cgroup parent of its own in every hierarchy,
+ * /jobcell-security-<pid>: the hierarchies shared with the rest of the machine (on a v1
+ * host, pids, cpu and freezer usually sit at the root for everyone) then show exactly what
+ * this suite's runs left behind, and no one else's. */
+static const char *const cg_hierarchies[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+static bool cg_hierarchy_dir(size_t i, char *out, size_t len) {
+    snprintf(out, len, "/sys/fs/cgroup/%s", cg_hierarchies[i]);
+    return access(out, F_OK) == 0;
+}
+
+static int create_cgroup_parent(void) {
+    snprintf(cg_parent, sizeof(cg_parent), "/jobcell-security-%d", (int)getpid());
+    char h[256], p[512];
+    if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0) { /* pure v2 */
+        snprintf(p, sizeof(p), "/sys/fs/cgroup%s", cg_parent);
+        return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
+    }
+    for (size_t i = 0; i < sizeof(cg_hierarchies) / sizeof(cg_hierarchies[0]); i++) {
+        if (!cg_hierarchy_dir(i, h, sizeof(h)))
             continue;
-        char mount[4096], own[4096] = "";
-        snprintf(mount, sizeof(mount), "/sys/fs/cgroup/%s", e->d_name);
-        bool v2 = strcmp(e->d_name, "unified") == 0;
-        /* find this hierarchy's line: "N:<list>:<path>", v2 "0::<path>" */
-        for (char *line = self; *line;) {
-            char *nl = strchr(line, '\n');
-            size_t len = nl ? (size_t)(nl - line) : strlen(line);
-            char l[4096];
-            snprintf(l, sizeof(l), "%.*s", (int)len, line);
-            char *c1 = strchr(l, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-            if (c2) {
-                *c2 = '\0';
-                const char *list = c1 + 1;
-                bool match = v2 ? list[0] == '\0' : false;
-                if (!v2) {
-                    char want[300];
-                    snprintf(want, sizeof(want), ",%s,", list);
-                    char key[300];
-                    snprintf(key, sizeof(key), ",%s,", e->d_name);
-                    match = strstr(want, key) != NULL || strcmp(list, e->d_name) == 0;
-                }
-                if (match)
-                    snprintf(own, sizeof(own), "%s", strcmp(c2 + 1, "/") == 0 ? "" : c2 + 1);
-                if (match)
-                    break;
-            }
-            line = nl ? nl + 1 : line + len;
+        snprintf(p, sizeof(p), "%s%s", h, cg_parent);
+        if (mkdir(p, 0755) < 0 && errno != EEXIST)
+            return -1;
+    }
+    return 0;
+}
+
+/* Remove the parent (and its jobcell/): fails when a group is left inside. */
+static bool remove_cgroup_parent(char *detail, size_t dlen) {
+    bool ok = true;
+    char h[256], p[600];
+    size_t n = sizeof(cg_hierarchies) / sizeof(cg_hierarchies[0]);
+    bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+    for (size_t i = 0; i < (v2 ? 1 : n); i++) {
+        if (v2)
+            snprintf(h, sizeof(h), "/sys/fs/cgroup");
+        else if (!cg_hierarchy_dir(i, h, sizeof(h)))
+            continue;
+        snprintf(p, sizeof(p), "%s%s/jobcell", h, cg_parent);
+        if (rmdir(p) < 0 && errno != ENOENT) {
+            size_t l = strlen(detail);
+            snprintf(detail + l, dlen - l, "%srmdir %s: %s", l ? " | " : "", p, strerror(errno));
+            ok = false;
         }
-        char jobcell[8300];
-        snprintf(jobcell, sizeof(jobcell), "%s%s/jobcell", mount, own);
-        DIR *j = opendir(jobcell);
+        snprintf(p, sizeof(p), "%s%s", h, cg_parent);
+        if (rmdir(p) < 0 && errno != ENOENT) {
+            size_t l = strlen(detail);
+            snprintf(detail + l, dlen - l, "%srmdir %s: %s", l ? " | " : "", p, strerror(errno));
+            ok = false;
+        }
+    }
+    return ok;
+}
+
+/* Every <hierarchy><parent>/jobcell/<name> directory. */
+static void snapshot_cgroups(strset *s) {
+    char h[256], p[600];
+    size_t n = sizeof(cg_hierarchies) / sizeof(cg_hierarchies[0]);
+    bool v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+    for (size_t i = 0; i < (v2 ? 1 : n); i++) {
+        if (v2)
+            snprintf(h, sizeof(h), "/sys/fs/cgroup");
+        else if (!cg_hierarchy_dir(i, h, sizeof(h)))
+            continue;
+        snprintf(p, sizeof(p), "%s%s/jobcell", h, cg_parent);
+        DIR *j = opendir(p);
         struct dirent *je;
         while (j && (je = readdir(j))) {
             if (je->d_name[0] == '.' || je->d_type != DT_DIR)
                 continue;
-            char p[8600];
-            snprintf(p, sizeof(p), "%s/%s", jobcell, je->d_name);
-            set_add(s, p);
+            char q[900];
+            snprintf(q, sizeof(q), "%s/%s", p, je->d_name);
+            set_add(s, q);
         }
         if (j)
             closedir(j);
     }
-    if (d)
-        closedir(d);
-    free(self);
 }
 
 /* The host's mount table as "<mount point> <fs type> <source>" lines. */
@@ -530,7 +570,15 @@ static bool sentinel_alive(void) {
  * directory of the build tree bound read-only into the sandbox. */
 static int install_suid_helpers(void) {
     char p[4200];
-    snprintf(suid_dir, sizeof(suid_dir), "%s/../suid-%d", probe_dir, (int)getpid());
+    /* beside the probes directory, by an absolute path without "..": a bind source */
+    char *probes_abs = realpath(probe_dir, NULL);
+    if (!probes_abs)
+        return -1;
+    char *slash = strrchr(probes_abs, '/');
+    if (slash)
+        *slash = '\0';
+    snprintf(suid_dir, sizeof(suid_dir), "%s/suid-%d", probes_abs, (int)getpid());
+    free(probes_abs);
     if (mkdir(suid_dir, 0755) < 0)
         return -1;
     size_t len = 0;
@@ -696,7 +744,7 @@ static verdict judge_probe(const probe_def *p, run_out *r, char *detail, size_t 
         bool ok = reason && strcmp(reason, "exited") == 0 && exit_code == 0 && json_is_true(tr) &&
                   r->out_bytes <= OUTPUT_CAP && r->out_bytes > 0;
         snprintf(detail, dlen,
-                 "job wrote 24 MiB; %lld bytes passed through (cap %lld); output_truncated %s; "
+                 "job wrote 12 MiB; %lld bytes passed through (cap %lld); output_truncated %s; "
                  "stdout_bytes %lld; reason %s, exit %lld",
                  r->out_bytes, OUTPUT_CAP, json_is_true(tr) ? "true" : "false",
                  rec_int(r->record, "stdout_bytes", -1), reason ? reason : "?", exit_code);
@@ -736,7 +784,7 @@ static bool selected(const char *only, int n) {
 
 static int usage(void) {
     fprintf(stderr, "usage: security_runner --jobcell PATH --probes DIR --helper PATH "
-                    "[--init PATH] [--only N,N,...] [--verbose]\n");
+                    "[--init PATH] [--only N,N,...] [--run-option ARG]... [--verbose]\n");
     return 2;
 }
 
@@ -757,11 +805,20 @@ int main(int argc, char **argv) {
             init_bin = argv[++i];
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[++i];
+        else if (strcmp(argv[i], "--run-option") == 0 && n_extra < 16)
+            extra_opts[n_extra++] = argv[++i];
         else
             return usage();
     }
     if (!jobcell_bin || !probe_dir || !helper_bin)
         return usage();
+    /* a bind source must be an absolute path */
+    char *probes_abs = realpath(probe_dir, NULL);
+    if (!probes_abs) {
+        fprintf(stderr, "security_runner: %s: %s\n", probe_dir, strerror(errno));
+        return 2;
+    }
+    probe_dir = probes_abs;
     setvbuf(stdout, NULL, _IOLBF, 0);
     if (geteuid() != 0) {
         printf("security suite: skipped, `jobcell run` needs root\n");
@@ -797,11 +854,18 @@ int main(int argc, char **argv) {
     snprintf(canary, sizeof(canary), "canary-%s", tag);
     setenv("JC_SECURITY_CANARY", canary, 1);
 
+    if (create_cgroup_parent() < 0) {
+        fprintf(stderr, "security_runner: cannot create the cgroup parent %s: %s\n", cg_parent,
+                strerror(errno));
+        return 1;
+    }
     host_state before;
     snapshot(&before);
     if (start_listener() < 0 || install_suid_helpers() < 0) {
         fprintf(stderr, "security_runner: setup failed: %s\n", strerror(errno));
         remove_suid_helpers();
+        char ignored[256] = "";
+        remove_cgroup_parent(ignored, sizeof(ignored));
         return 1;
     }
     start_sentinel();
@@ -872,6 +936,11 @@ int main(int argc, char **argv) {
     remove_suid_helpers();
     bool clean = host_clean(&before);
     host_state_free(&before);
+    char cg_detail[2048] = "";
+    if (!remove_cgroup_parent(cg_detail, sizeof(cg_detail))) {
+        printf("HOST cgroup parent FAIL %s\n", cg_detail);
+        clean = false;
+    }
     printf("%d of %d probes contained\n", contained, total);
     return contained == total && clean ? 0 : 1;
 }

@@ -34,7 +34,8 @@ add_dependencies(security_runner ${jc_probe_targets} secprobe_id_helper)
 if(TARGET jobcell-cli)
   set(jc_init_arg)
   if(TARGET jobcell-init)
-    set(jc_init_arg --init $<TARGET_FILE:jobcell-init>)
+    # the copy `jobcell run` executes: the one beside it
+    set(jc_init_arg --init $<TARGET_FILE_DIR:jobcell-cli>/jobcell-init)
   endif()
   add_test(NAME security_probes
     COMMAND security_runner --jobcell $<TARGET_FILE:jobcell-cli>
