@@ -46,7 +46,7 @@ typedef struct jc_store_options {
 jc_store *jc_store_open(const jc_store_options *opt, jc_err *err);
 /* Close every per-thread connection and free the store. NULL is fine. */
 void jc_store_close(jc_store *st);
-/* Apply pending schema migrations; *from/*to (may be NULL) get the versions. Idempotent. */
+/* Apply pending schema migrations; from and to (may be NULL) get the versions. Idempotent. */
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err);
 /* A cheap round trip, for /health. */
 int jc_store_ping(jc_store *st, jc_err *err);
