@@ -150,8 +150,14 @@ static void ctx_clear(runtime_ctx *c) {
     OPENSSL_cleanse(&c->claims, sizeof(c->claims));
 }
 
+/* A connection that keeps presenting bad tokens is guessing: after this many it is closed,
+ * so each guess costs a new connection (and the relay allows 16 per sandbox). */
+#define MAX_INVALID_TOKENS_PER_CONNECTION 20
+
 static int deny(jc_req *req, const char *reason, jc_err *err) {
     jc_req_auth_failure(req, reason);
+    if (jc_req_connection_strike(req) >= MAX_INVALID_TOKENS_PER_CONNECTION)
+        jc_req_close_connection(req);
     return jc_err_set(err, JC_E_AUTH, INVALID_TOKEN);
 }
 
@@ -204,9 +210,7 @@ static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err
 
     int wait = rl_take(state_of(api), e->id);
     if (wait > 0) {
-        char retry[16];
-        snprintf(retry, sizeof(retry), "%d", wait);
-        jc_reply_header(req, "Retry-After", retry);
+        /* the error answer carries Retry-After */
         jc_metrics_auth_failure(api->metrics, GROUP, "rate_limited");
         return jc_err_set(err, JC_E_RATE_LIMITED,
                           "rate limit exceeded for this execution; retry after %d s", wait);
@@ -231,9 +235,9 @@ static int reply_ok(jc_req *req, json_t *data, jc_err *err) {
 /* PROTOCOL.md's key rule, checked after the one percent-decoding of the path. */
 static int check_key(const char *key, jc_err *err) {
     size_t n = key ? strlen(key) : 0;
-    bool ok = n >= 1 && n <= 128 &&
-              ((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z') ||
-               key[0] == '_');
+    bool ok =
+        n >= 1 && n <= 128 &&
+        ((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z') || key[0] == '_');
     for (size_t i = 1; ok && i < n; i++) {
         char c = key[i];
         ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
@@ -326,7 +330,8 @@ static int get_context(jc_req *req, jc_err *err) {
     json_object_set_new(d, "attempt", json_integer(e->attempt));
     json_object_set_new(d, "userId", json_string(e->owner));
     json_object_set_new(d, "orchestratorId", json_string(e->orchestrator_id));
-    json_object_set_new(d, "startTime", time_or_null(e->started_at ? e->started_at : e->claimed_at));
+    json_object_set_new(d, "startTime",
+                        time_or_null(e->started_at ? e->started_at : e->claimed_at));
     /* Cronium's names for the same facts: a Cronium "event" is the job */
     json_object_set_new(d, "eventId", json_string(e->job_id));
     json_object_set_new(d, "eventName", json_string(job.name));
@@ -348,8 +353,8 @@ static int get_context(jc_req *req, jc_err *err) {
 static void audit_variable(jc_req *req, const runtime_ctx *ctx, const char *op, const char *key) {
     /* who, which execution, which key: never the value */
     jc_api *api = jc_req_api(req);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "owner", ctx->exe.owner, "execution",
-                          ctx->exe.id, "key", key, "op", op);
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "owner", ctx->exe.owner, "execution", ctx->exe.id,
+                          "key", key, "op", op);
     jc_err aerr = {0};
     if (f && jc_store_audit(api->store, "variable_write", f, jc_time_now_ms(), &aerr) < 0)
         jc_log(JC_LOG_WARN, "audit failed", "error", aerr.msg, NULL);
@@ -391,7 +396,8 @@ static int put_variable(jc_req *req, jc_err *err) {
         return jc_err_field(err, JC_E_INVALID, "value", "the body needs a \"value\" member");
     jc_api *api = jc_req_api(req);
     if (json_size(value) > (size_t)api->cfg->max_variable_bytes)
-        return jc_err_field(err, JC_E_TOO_LARGE, "value", "a variable's value is at most %lld bytes",
+        return jc_err_field(err, JC_E_TOO_LARGE, "value",
+                            "a variable's value is at most %lld bytes",
                             (long long)api->cfg->max_variable_bytes);
     if (jc_store_var_put(api->store, ctx.exe.owner, key, value, jc_time_now_ms(), err) < 0)
         return -1;
@@ -458,8 +464,8 @@ static int tool_action(jc_req *req, jc_err *err) {
     if (authorize(req, NULL, &ctx, err) < 0)
         return -1;
     json_t *body = json_pack("{s:s, s:s, s:s}", "error", "Not Implemented", "message",
-                             "tool actions (email, Slack, Discord) are not part of jobcell",
-                             "code", "not_implemented");
+                             "tool actions (email, Slack, Discord) are not part of jobcell", "code",
+                             "not_implemented");
     return jc_reply_json(req, 501, body, err);
 }
 

@@ -35,7 +35,7 @@ open(os.path.join(d, "config.json"), "w").write(json.dumps({
     "listen": "127.0.0.1:" + p1, "runtime_listen": "127.0.0.1:" + p2,
     "store_path": os.path.join(d, "db.sqlite"), "internal_key_file": os.path.join(d, "internal.key"),
     "jwt_keyring_file": os.path.join(d, "ring.json"),
-    "runtime_rate": 100000000, "runtime_burst": 100000000}))
+    "runtime": {"rate": 100000, "burst": 100000}}))
 PY
 "$api_bin" serve --config "$dir/config.json" 2>"$dir/server.log" &
 pid=$!

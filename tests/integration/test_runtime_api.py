@@ -334,7 +334,7 @@ def test_invalid_tokens_per_connection(s, claim):
 
 
 def test_rate_limit():
-    with Server({"runtime_rate": 5, "runtime_burst": 10}) as s:
+    with Server({"runtime": {"rate": 5, "burst": 10}}) as s:
         alice = s.api_token("alice")
         s.submit(alice, job_spec())
         c = s.claim()

@@ -16,11 +16,16 @@
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"keyring", required_argument, NULL, 'k'},   {"execution", required_argument, NULL, 'e'},
-        {"job", required_argument, NULL, 'j'},       {"user", required_argument, NULL, 'u'},
-        {"orc", required_argument, NULL, 'o'},       {"attempt", required_argument, NULL, 'a'},
-        {"lease-token", required_argument, NULL, 'l'}, {"timeout", required_argument, NULL, 't'},
-        {"grace", required_argument, NULL, 'g'},     {"now-offset", required_argument, NULL, 'n'},
+        {"keyring", required_argument, NULL, 'k'},
+        {"execution", required_argument, NULL, 'e'},
+        {"job", required_argument, NULL, 'j'},
+        {"user", required_argument, NULL, 'u'},
+        {"orc", required_argument, NULL, 'o'},
+        {"attempt", required_argument, NULL, 'a'},
+        {"lease-token", required_argument, NULL, 'l'},
+        {"timeout", required_argument, NULL, 't'},
+        {"grace", required_argument, NULL, 'g'},
+        {"now-offset", required_argument, NULL, 'n'},
         {0},
     };
     const char *ring_path = NULL, *exe = NULL, *job = NULL, *user = NULL, *orc = NULL,
@@ -39,8 +44,7 @@ int main(int argc, char **argv) {
         case 't': timeout = atoll(optarg); break;
         case 'g': grace = atoll(optarg); break;
         case 'n': offset = atoll(optarg); break;
-        default:
-            return 2;
+        default: return 2;
         }
     }
     if (!ring_path || !exe || !job || !user || !orc || !lease) {
