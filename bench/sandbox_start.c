@@ -133,11 +133,23 @@ int main(int argc, char **argv) {
     }
 
     char *jobcell_argv[] = {argv[1], "run", "--profile", (char *)profile, "--", "/bin/true", NULL};
-    char *bwrap_argv[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/", "/", "--proc",
-                          "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "/bin/true", NULL};
-    char *bwrap_net_argv[] = {"/usr/bin/bwrap", "--unshare-all", "--share-net", "--ro-bind", "/",
-                              "/", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp",
-                              "/bin/true", NULL};
+    char *bwrap_argv[] = {"/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/",    "/",
+                          "--proc",         "/proc",         "--dev",     "/dev", "--tmpfs",
+                          "/tmp",           "/bin/true",     NULL};
+    char *bwrap_net_argv[] = {"/usr/bin/bwrap",
+                              "--unshare-all",
+                              "--share-net",
+                              "--ro-bind",
+                              "/",
+                              "/",
+                              "--proc",
+                              "/proc",
+                              "--dev",
+                              "/dev",
+                              "--tmpfs",
+                              "/tmp",
+                              "/bin/true",
+                              NULL};
     series s[5] = {
         {"A jobcell run -- /bin/true", calloc(runs, 8), 0},
         {"B bwrap --unshare-all ... /bin/true", calloc(runs, 8), 0},
@@ -202,11 +214,17 @@ int main(int argc, char **argv) {
     if (med_e > 0)
         printf("  ratio engine without netns / bwrap --share-net (medians): %.2f\n",
                (double)med_d / (double)med_e);
-    static const char *const names[STEPS] = {
-        "cgroup (create, limits)", "clone3",          "maps (cgroup.procs, id maps)",
-        "spec (serialise, send)",  "jc-init exec",    "mounts",
-        "network (lo, listener)",  "child (caps, ids)", "seccomp + execve",
-        "total to running",        "finish (reap, figures, rmdir)"};
+    static const char *const names[STEPS] = {"cgroup (create, limits)",
+                                             "clone3",
+                                             "maps (cgroup.procs, id maps)",
+                                             "spec (serialise, send)",
+                                             "jc-init exec",
+                                             "mounts",
+                                             "network (lo, listener)",
+                                             "child (caps, ids)",
+                                             "seccomp + execve",
+                                             "total to running",
+                                             "finish (reap, figures, rmdir)"};
     printf("engine steps, median over %zu in-process runs (µs):\n", nsteps);
     for (int k = 0; k < STEPS && nsteps; k++)
         printf("  %-30s %6lld\n", names[k], (long long)percentile(steps[k], nsteps, 0.5));

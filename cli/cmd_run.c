@@ -4,6 +4,7 @@
  * shell needs: --bind, --rootfs, a runtime-socket relay to a local server, --cleanup. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -226,6 +227,28 @@ static int cmd_run(int argc, char **argv) {
             return 2;
         }
     }
+
+    /* Host paths as the kernel will see them: absolute, no "..", no symlink. */
+    static char sdk_buf[PATH_MAX], rootfs_buf[PATH_MAX], bind_buf[JC_RUN_MAX_BINDS][PATH_MAX];
+    if (opt.sdk_dir && !realpath(opt.sdk_dir, sdk_buf)) {
+        fprintf(stderr, "jobcell run: --sdk-dir %s: %s\n", opt.sdk_dir, strerror(errno));
+        return 2;
+    }
+    if (opt.rootfs && !realpath(opt.rootfs, rootfs_buf)) {
+        fprintf(stderr, "jobcell run: --rootfs %s: %s\n", opt.rootfs, strerror(errno));
+        return 2;
+    }
+    for (size_t i = 0; i < opt.n_binds; i++) {
+        if (!realpath(opt.binds[i].src, bind_buf[i])) {
+            fprintf(stderr, "jobcell run: --bind %s: %s\n", opt.binds[i].src, strerror(errno));
+            return 2;
+        }
+        opt.binds[i].src = bind_buf[i];
+    }
+    if (opt.sdk_dir)
+        opt.sdk_dir = sdk_buf;
+    if (opt.rootfs)
+        opt.rootfs = rootfs_buf;
 
     jc_seccomp_filter filter = {0};
     bool have_filter = false;

@@ -7,7 +7,7 @@ if(TARGET jobcell-cli AND TARGET jobcell-init)
            COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/sandbox_leaks.sh $<TARGET_FILE:jobcell-cli> 200)
   set_tests_properties(sandbox_run sandbox_leaks PROPERTIES
     LABELS "integration;sandbox;root" TIMEOUT 300 SKIP_RETURN_CODE 77 RUN_SERIAL TRUE
-    ENVIRONMENT "JOBCELL_INIT=$<TARGET_FILE:jobcell-init>")
+    ENVIRONMENT "JOBCELL_INIT=$<TARGET_FILE:jobcell-init>;JOBCELL_PROFILE_DIR=${PROJECT_SOURCE_DIR}/profiles;JC_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
 endif()
 if(TARGET jobcell_sandbox AND TARGET jobcell-init)
   add_executable(sandbox_api ${CMAKE_CURRENT_LIST_DIR}/sandbox_api.c)

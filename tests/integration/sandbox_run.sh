@@ -263,8 +263,29 @@ for i in range(3):
   SERVER_PID=
 }
 
+# The shipped default profile must let ordinary scripts run (JOBCELL_PROFILE_DIR points at
+# the source tree's profiles/ in ctest), and the SDK must resolve as a module.
+case_default_profile() {
+  "$JOBCELL" run --slot $SLOT --json --sdk-dir "$SOURCE_DIR/sdk" -- /bin/bash -c '
+    grep "^Seccomp:" /proc/self/status
+    python3 -c "import json, urllib.request, subprocess; print(subprocess.run([\"echo\", \"py\"], capture_output=True, text=True).stdout.strip())"
+    node -e "console.log(\"node\")"
+    node --input-type=module -e "import { Client } from \"jobcell\"; console.log(typeof Client)"
+    echo "{\"a\": 3}" | jq .a
+    awk "BEGIN { print 4 }"
+    sort -r <<<"$(printf "a\nb")" | head -n 1
+    curl --version >/dev/null && echo curl' >"$T/out" 2>"$T/err" </dev/null
+  RC=$?
+  OUT=$(cat "$T/out")
+  ERR=$(cat "$T/err")
+  RES=$(tail -n 1 "$T/err")
+  check "default profile: exit status" 0 "$RC"
+  check "default profile: ordinary tools run" "$(printf 'Seccomp:\t2\npy\nnode\nfunction\n3\n4\nb\ncurl')" "$OUT"
+}
+
+SOURCE_DIR=${JC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 CASES=("$@")
-[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket)
+[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket default_profile)
 for CASE in "${CASES[@]}"; do
   "case_$CASE"
 done
