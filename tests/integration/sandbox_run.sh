@@ -140,8 +140,9 @@ while True:
   check "memory hog: signal" 9 "$(field .signal)"
   check_match "memory hog: peak near the limit" '^(6[0-9]|7[0-9])[0-9]{6}$' "$(field .memory_peak_bytes)"
 
-  run_job --pids 16 --timeout 20 -- /bin/bash -c 'while :; do sleep 100 & done'
+  run_job --pids 16 --timeout 3 --kill-grace 1 -- /bin/bash -c 'while :; do sleep 100 & done'
   check "fork bomb: reason" pids "$(field .reason)"
+  check "fork bomb: killed at the timeout" 9 "$(field .signal)"
 
   local t0 t1
   run_job --timeout 1 --kill-grace 2 -- /bin/bash -c 'trap "echo got-TERM" TERM; while :; do sleep 0.1; done'
