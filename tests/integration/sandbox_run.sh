@@ -264,6 +264,20 @@ for i in range(3):
   SERVER_PID=
 }
 
+case_binds() {
+  mkdir -p "$T/rw" "$T/ro"
+  chmod 777 "$T/rw"
+  echo host-file >"$T/ro/f"
+  run_job --bind "$T/rw:/data" --bind "$T/ro:/input:ro" -- /bin/sh -c 'echo from-job > /data/out; cat /input/f; echo x > /input/g 2>&1'
+  check "rw bind: the host sees the job's file" from-job "$(cat "$T/rw/out" 2>/dev/null)"
+  check "ro bind: readable" host-file "$(head -n 1 <<<"$OUT")"
+  check_match "ro bind: not writable" 'Read-only file system' "$OUT"
+  check "ro bind: nothing written" "" "$(ls "$T/ro" | grep -v '^f$')"
+  run_job --bind "$T/ro:/node_modules/jobcell/x" -- /bin/true
+  check "bind through a symlink refused: step" mounts "$(field .setup_error.step)"
+  check "bind through a symlink refused: errno" 40 "$(field .setup_error.errno)"
+}
+
 # The shipped default profile must let ordinary scripts run (JOBCELL_PROFILE_DIR points at
 # the source tree's profiles/ in ctest), and the SDK must resolve as a module.
 case_default_profile() {
@@ -286,7 +300,7 @@ case_default_profile() {
 
 SOURCE_DIR=${JC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 CASES=("$@")
-[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket default_profile)
+[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket binds default_profile)
 for CASE in "${CASES[@]}"; do
   "case_$CASE"
 done
