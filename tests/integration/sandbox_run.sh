@@ -271,7 +271,7 @@ case_binds() {
   run_job --bind "$T/rw:/data" --bind "$T/ro:/input:ro" -- /bin/sh -c 'echo from-job > /data/out; cat /input/f; echo x > /input/g 2>&1'
   check "rw bind: the host sees the job's file" from-job "$(cat "$T/rw/out" 2>/dev/null)"
   check "ro bind: readable" host-file "$(head -n 1 <<<"$OUT")"
-  check_match "ro bind: not writable" 'Read-only file system' "$OUT"
+  check_match "ro bind: not writable" 'cannot create /input/g: Read-only file system' "$ERR"
   check "ro bind: nothing written" "" "$(ls "$T/ro" | grep -v '^f$')"
   run_job --bind "$T/ro:/node_modules/jobcell/x" -- /bin/true
   check "bind through a symlink refused: step" mounts "$(field .setup_error.step)"
