@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -72,8 +73,29 @@ static jc_seccomp_filter make_filter(int notify_nr) {
     return (jc_seccomp_filter){.len = n, .insns = insns};
 }
 
+/* A cgroup parent of our own: a daemon starting meanwhile reconciles every jobcell/ID
+ * group under its own parent, which is also ours by default. */
+static char parent[64];
+static const char *const hierarchies[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+
+static void parent_dirs(bool create) {
+    char path[256];
+    for (size_t i = 0; i < sizeof(hierarchies) / sizeof(hierarchies[0]); i++) {
+        if (create) {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", hierarchies[i], parent);
+            mkdir(path, 0755);
+        } else {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/jobcell", hierarchies[i], parent);
+            rmdir(path);
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", hierarchies[i], parent);
+            rmdir(path);
+        }
+    }
+}
+
 static void base_spec(jc_sandbox_spec *s, const char *const *argv) {
     jc_sandbox_spec_init(s);
+    s->cgroup_parent = parent;
     s->exe_id = "exe_apitest234567abcdef";
     s->argv = argv;
     s->slot = 3; /* a range of our own: other sandboxes may run meanwhile */
@@ -217,7 +239,7 @@ static void test_parent_side_failure(jc_sandbox_engine *e) {
     CHECK(!strcmp(r.setup_error.step, "cgroup"), "step %s", r.setup_error.step);
     CHECK(jc_result_exit_status(&r) == 125, "exit status");
     /* an invalid spec is an error, not a result */
-    s.cgroup_parent = NULL;
+    s.cgroup_parent = parent;
     s.limits.memory_mb = 1;
     CHECK(jc_sandbox_run(e, &s, NULL, &r, NULL, &err) == -1 && err.code == JC_E_INVALID,
           "invalid spec");
@@ -234,6 +256,8 @@ int main(void) {
     }
     signal(SIGPIPE, SIG_IGN);
     jc_err err = {0};
+    snprintf(parent, sizeof(parent), "/jc-apitest-%d", (int)getpid());
+    parent_dirs(true);
     jc_sandbox_engine_config cfg = {.slots = 4};
     jc_sandbox_engine *e = jc_sandbox_engine_new(&cfg, &err);
     if (!e) {
@@ -246,6 +270,7 @@ int main(void) {
     test_listener(e);
     test_parent_side_failure(e);
     jc_sandbox_engine_free(e);
+    parent_dirs(false);
     printf("sandbox api: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

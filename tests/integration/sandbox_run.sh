@@ -17,9 +17,21 @@ chmod 755 "$T" # the sandbox's root is a host uid of its own: --rootfs below mus
 # A uid slot of our own: other sandboxes may run on this host meanwhile.
 SLOT=61
 JOB_UID=$((1879048192 + SLOT * 65536 + 1000))
+# And a cgroup parent of our own: a daemon starting meanwhile reconciles (kills and
+# removes) every jobcell/* group under its own parent, which is also ours by default.
+PARENT=/jc-runtest-$$
+HIERARCHIES=()
+for c in memory pids cpu cpuacct freezer; do
+  [ -d "/sys/fs/cgroup/$c" ] && HIERARCHIES+=("/sys/fs/cgroup/$c")
+done
+[ -f /sys/fs/cgroup/cgroup.controllers ] && HIERARCHIES=(/sys/fs/cgroup)
+for h in "${HIERARCHIES[@]}"; do mkdir -p "$h$PARENT"; done
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  for h in "${HIERARCHIES[@]}"; do
+    rmdir "$h$PARENT"/jobcell/exe_* "$h$PARENT/jobcell" "$h$PARENT" 2>/dev/null
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -36,7 +48,7 @@ FAIL=0
 OUT= ERR= RC= RES=
 # run_job ARGS... : run jobcell with --json; OUT/ERR/RC/RES (the result record) are set.
 run_job() {
-  "$JOBCELL" run --slot $SLOT --json --profile "$T/profile.json" "$@" >"$T/out" 2>"$T/err" </dev/null
+  "$JOBCELL" run --slot $SLOT --cgroup-parent $PARENT --json --profile "$T/profile.json" "$@" >"$T/out" 2>"$T/err" </dev/null
   RC=$?
   OUT=$(tr -d '\0' <"$T/out")
   ERR=$(cat "$T/err")
@@ -281,7 +293,7 @@ case_binds() {
 # The shipped default profile must let ordinary scripts run (JOBCELL_PROFILE_DIR points at
 # the source tree's profiles/ in ctest), and the SDK must resolve as a module.
 case_default_profile() {
-  "$JOBCELL" run --slot $SLOT --json --sdk-dir "$SOURCE_DIR/sdk" -- /bin/bash -c '
+  "$JOBCELL" run --slot $SLOT --cgroup-parent $PARENT --json --sdk-dir "$SOURCE_DIR/sdk" -- /bin/bash -c '
     grep "^Seccomp:" /proc/self/status
     python3 -c "import json, urllib.request, subprocess; print(subprocess.run([\"echo\", \"py\"], capture_output=True, text=True).stdout.strip())"
     node -e "console.log(\"node\")"
