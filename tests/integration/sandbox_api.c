@@ -178,6 +178,27 @@ static void test_cancel(jc_sandbox_engine *e) {
     jc_sandbox_free(sb);
 }
 
+/* Canceled before the job even started: "canceled", not a setup_error. */
+static void test_cancel_during_setup(jc_sandbox_engine *e) {
+    static const char *const argv[] = {"/bin/sleep", "100", NULL};
+    jc_sandbox_spec s;
+    base_spec(&s, argv);
+    jc_sandbox *sb = NULL;
+    jc_err err = {0};
+    CHECK(jc_sandbox_start(e, &s, &sb, &err) == 0, "%s", err.msg);
+    if (!sb)
+        return;
+    CHECK(jc_sandbox_cancel(sb, &err) == 0, "%s", err.msg);
+    struct pollfd p = {.fd = jc_sandbox_pidfd(sb), .events = POLLIN};
+    CHECK(poll(&p, 1, 5000) == 1, "jc-init gone");
+    jc_result r;
+    CHECK(jc_sandbox_finish(sb, NULL, NULL, &r, &err) == 0, "%s", err.msg);
+    CHECK(r.reason == JC_REASON_CANCELED, "reason %s (%s)", jc_reason_name(r.reason),
+          r.setup_error.message);
+    CHECK(r.signal == SIGKILL, "signal %d", r.signal);
+    jc_sandbox_free(sb);
+}
+
 /* Learn mode: the listener fd reaches us before the job runs; we see its uname(2). */
 static void test_listener(jc_sandbox_engine *e) {
     static const char *const argv[] = {"/bin/uname", "-n", NULL};
@@ -267,6 +288,7 @@ int main(void) {
     test_filter_loaded(e);
     test_files(e);
     test_cancel(e);
+    test_cancel_during_setup(e);
     test_listener(e);
     test_parent_side_failure(e);
     jc_sandbox_engine_free(e);
