@@ -76,6 +76,7 @@ static jc_seccomp_filter make_filter(int notify_nr) {
 /* A cgroup parent of our own: a daemon starting meanwhile reconciles every jobcell/ID
  * group under its own parent, which is also ours by default. */
 static char parent[64];
+static uint32_t api_slot;
 static const char *const hierarchies[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
 
 static void parent_dirs(bool create) {
@@ -98,7 +99,7 @@ static void base_spec(jc_sandbox_spec *s, const char *const *argv) {
     s->cgroup_parent = parent;
     s->exe_id = "exe_apitest234567abcdef";
     s->argv = argv;
-    s->slot = 3; /* a range of our own: other sandboxes may run meanwhile */
+    s->slot = api_slot; /* a range of our own: other sandboxes may run meanwhile */
     s->limits.timeout_s = 30;
 }
 
@@ -265,7 +266,7 @@ static void test_parent_side_failure(jc_sandbox_engine *e) {
     CHECK(jc_sandbox_run(e, &s, NULL, &r, NULL, &err) == -1 && err.code == JC_E_INVALID,
           "invalid spec");
     s.limits.memory_mb = 0;
-    s.slot = 99;
+    s.slot = api_slot + 1;
     CHECK(jc_sandbox_run(e, &s, NULL, &r, NULL, &err) == -1 && !strcmp(err.field, "slot"),
           "slot beyond the engine's");
 }
@@ -279,7 +280,8 @@ int main(void) {
     jc_err err = {0};
     snprintf(parent, sizeof(parent), "/jc-apitest-%d", (int)getpid());
     parent_dirs(true);
-    jc_sandbox_engine_config cfg = {.slots = 4};
+    api_slot = 2000 + (uint32_t)getpid() % 900;
+    jc_sandbox_engine_config cfg = {.slots = api_slot + 1};
     jc_sandbox_engine *e = jc_sandbox_engine_new(&cfg, &err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err.msg);

@@ -11,7 +11,7 @@ fi
 T=$(mktemp -d /tmp/jc-sandbox-leaks.XXXXXX)
 # Our own cgroup parent and uid slot: other sandboxes may run on this host meanwhile.
 PARENT=/jc-leaktest-$$
-SLOT=62
+SLOT=$((1000 + $$ % 900))
 JOB_UID=$((1879048192 + SLOT * 65536 + 1000))
 HIERARCHIES=()
 for c in memory pids cpu cpuacct freezer unified; do

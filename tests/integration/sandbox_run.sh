@@ -15,7 +15,7 @@ command -v jq >/dev/null || { echo "jq is required"; exit 1; }
 T=$(mktemp -d /tmp/jc-sandbox-test.XXXXXX)
 chmod 755 "$T" # the sandbox's root is a host uid of its own: --rootfs below must be reachable
 # A uid slot of our own: other sandboxes may run on this host meanwhile.
-SLOT=61
+SLOT=$((100 + $$ % 900)) # other copies of this suite may run at the same time
 JOB_UID=$((1879048192 + SLOT * 65536 + 1000))
 # And a cgroup parent of our own: a daemon starting meanwhile reconciles (kills and
 # removes) every jobcell/* group under its own parent, which is also ours by default.
