@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "integration"))
 import runtime_harness as rh  # noqa: E402
@@ -23,6 +24,15 @@ import runtime_harness as rh  # noqa: E402
 
 def job(name):
     return {"name": name, "runtime": "bash", "script": "echo probe", "input": {"who": name}}
+
+
+def keep_leases(srv, claims, stop):
+    """Heartbeat the claims every 5 s, as their orchestrator would: the suite runs longer
+    than a lease (30 s), and a lost execution's token is dead."""
+    while not stop.wait(5):
+        for c in claims:
+            srv.internal("POST", "/internal/v1/executions/%s/heartbeat" % c["execution_id"],
+                         {"lease_token": c["lease_token"]}, c["orc"])
 
 
 def main():
@@ -60,7 +70,14 @@ def main():
             os.utime(secret, (946684800, 946684800))  # 2000-01-01: relatime moves it on a read
             argv = sys.argv[1:] + ["--runtime-proxy", "127.0.0.1:%d" % srv.rport,
                                    "--runtime-dir", bound, "--runtime-canary", secret]
-            rc = subprocess.run(argv, timeout=900).returncode
+            stop = threading.Event()
+            beat = threading.Thread(target=keep_leases, args=(srv, [ca, cb], stop), daemon=True)
+            beat.start()
+            try:
+                rc = subprocess.run(argv, timeout=900).returncode
+            finally:
+                stop.set()
+                beat.join(timeout=30)
             if rc not in (0, 77):
                 print("--- jobcell-api log (tail) ---\n" + srv.server_log()[-2000:])
             return rc
