@@ -320,8 +320,23 @@ static int stray_processes(char *detail, size_t dlen) {
                 comm[strcspn(comm, "\n")] = '\0';
             fclose(f);
         }
+        /* a child of ours other than the sentinel: something the runs left to us, the
+         * subreaper (a jobcell-init or jobcell run that outlived its run) */
+        long ppid = -1;
+        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+        char stat[1024] = "";
+        f = fopen(p, "re");
+        if (f) {
+            if (fgets(stat, sizeof(stat), f)) {
+                char *close_paren = strrchr(stat, ')');
+                if (close_paren)
+                    sscanf(close_paren + 1, " %*c %ld", &ppid);
+            }
+            fclose(f);
+        }
         bool ours = strncmp(exe, probe_dir, strlen(probe_dir)) == 0 ||
-                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0;
+                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0 ||
+                    (ppid == getpid() && atoi(e->d_name) != sentinel);
         if (ours) {
             size_t l = strlen(detail);
             snprintf(detail + l, dlen - l, "%spid %s (%s, %s)", l ? ", " : "", e->d_name, comm,
