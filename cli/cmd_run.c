@@ -4,6 +4,7 @@
  * shell needs: --bind, --rootfs, a runtime-socket relay to a local server, --cleanup. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <netdb.h>
 #include <poll.h>
 #include <signal.h>
@@ -153,9 +154,14 @@ static void relay_ready(void *ud, jc_sandbox *sb, const struct pollfd *fds, size
     }
 }
 
+/* Whether the job's stderr ended a line: the result record must start on its own. */
+static bool stderr_at_line_start = true;
+
 static void pass_output(void *ud, int stream, const char *buf, size_t len) {
     (void)ud;
     jc_err ignored;
+    if (stream == 2 && len > 0)
+        stderr_at_line_start = buf[len - 1] == '\n';
     /* a closed stdout of ours must not stop the job: drop what cannot be written */
     (void)jc_write_all(stream == 1 ? STDOUT_FILENO : STDERR_FILENO, buf, len, &ignored);
 }
@@ -182,11 +188,11 @@ static void print_timings(const jc_sandbox_timings *t) {
     fprintf(stderr,
             "jobcell: start-up (us): cgroup %lld, clone %lld, maps %lld, spec %lld, "
             "init exec %lld, mounts %lld, network %lld, child %lld, seccomp+exec %lld, "
-            "total %lld\n",
+            "total %lld, finish %lld\n",
             (long long)t->cgroup_us, (long long)t->clone_us, (long long)t->maps_us,
             (long long)t->spec_us, (long long)t->init_exec_us, (long long)t->mounts_us,
             (long long)t->network_us, (long long)t->child_us, (long long)t->exec_us,
-            (long long)t->total_us);
+            (long long)t->total_us, (long long)t->finish_us);
 }
 
 static int cmd_run(int argc, char **argv) {
@@ -221,6 +227,28 @@ static int cmd_run(int argc, char **argv) {
             return 2;
         }
     }
+
+    /* Host paths as the kernel will see them: absolute, no "..", no symlink. */
+    static char sdk_buf[PATH_MAX], rootfs_buf[PATH_MAX], bind_buf[JC_RUN_MAX_BINDS][PATH_MAX];
+    if (opt.sdk_dir && !realpath(opt.sdk_dir, sdk_buf)) {
+        fprintf(stderr, "jobcell run: --sdk-dir %s: %s\n", opt.sdk_dir, strerror(errno));
+        return 2;
+    }
+    if (opt.rootfs && !realpath(opt.rootfs, rootfs_buf)) {
+        fprintf(stderr, "jobcell run: --rootfs %s: %s\n", opt.rootfs, strerror(errno));
+        return 2;
+    }
+    for (size_t i = 0; i < opt.n_binds; i++) {
+        if (!realpath(opt.binds[i].src, bind_buf[i])) {
+            fprintf(stderr, "jobcell run: --bind %s: %s\n", opt.binds[i].src, strerror(errno));
+            return 2;
+        }
+        opt.binds[i].src = bind_buf[i];
+    }
+    if (opt.sdk_dir)
+        opt.sdk_dir = sdk_buf;
+    if (opt.rootfs)
+        opt.rootfs = rootfs_buf;
 
     jc_seccomp_filter filter = {0};
     bool have_filter = false;
@@ -271,6 +299,8 @@ static int cmd_run(int argc, char **argv) {
         status = err.code == JC_E_INVALID ? 2 : 125;
         goto out;
     }
+    if (!stderr_at_line_start)
+        fputc('\n', stderr);
     if (opt.json) {
         _cleanup_json_ json_t *j = jc_result_to_json(&result);
         _cleanup_free_ char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -345,6 +345,7 @@ static void fill_result(jc_sandbox *sb, const siginfo_t *info, const jc_cgroup_s
 
 int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, jc_result *out,
                       jc_err *err) {
+    int64_t t0 = jc_time_mono_ns();
     siginfo_t info;
     reap(sb, &info);
     if (sb->state == JC_SANDBOX_STARTING) {
@@ -370,6 +371,7 @@ int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, j
     }
     sb->cg = NULL;
     sb->state = JC_SANDBOX_FINISHED;
+    sb->timings.finish_us = (jc_time_mono_ns() - t0) / 1000;
     return rc;
 }
 
@@ -414,7 +416,7 @@ int jc_sandbox_run(jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
     }
     int rc = 0;
     for (;;) {
-        struct pollfd fds[16];
+        struct pollfd fds[64];
         size_t n = 0;
         fds[n++] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
         fds[n++] = (struct pollfd){.fd = sb->errpipe_fd, .events = POLLIN};

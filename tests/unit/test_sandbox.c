@@ -276,23 +276,22 @@ static void test_uid_range(void **state) {
     assert_int_equal(err.code, JC_E_CONFIG);
     assert_non_null(strstr(err.msg, "alice"));
     /* containing a user's id */
-    assert_int_equal(jc_uid_range_check(500, 1000, "/nonexistent", "/nonexistent", passwd, group,
-                                        &err),
-                     -1);
+    assert_int_equal(
+        jc_uid_range_check(500, 1000, "/nonexistent", "/nonexistent", passwd, group, &err), -1);
     assert_non_null(strstr(err.msg, "bob"));
     /* containing a group's id only */
     char group2[64];
     write_tmp(group2, "docker:x:300000:\n");
-    assert_int_equal(jc_uid_range_check(299999, 10, "/nonexistent", "/nonexistent",
-                                        "/nonexistent", group2, &err),
+    assert_int_equal(jc_uid_range_check(299999, 10, "/nonexistent", "/nonexistent", "/nonexistent",
+                                        group2, &err),
                      -1);
     assert_non_null(strstr(err.msg, "docker"));
     /* 0 and ranges reaching 2^32-1 are refused */
     assert_int_equal(jc_uid_range_check(0, 10, "/nonexistent", "/nonexistent", "/nonexistent",
                                         "/nonexistent", &err),
                      -1);
-    assert_int_equal(jc_uid_range_check(4294967295u - 65535u, 65536, "/nonexistent",
-                                        "/nonexistent", "/nonexistent", "/nonexistent", &err),
+    assert_int_equal(jc_uid_range_check(4294967295u - 65535u, 65536, "/nonexistent", "/nonexistent",
+                                        "/nonexistent", "/nonexistent", &err),
                      -1);
     unlink(subuid);
     unlink(subgid);
@@ -318,10 +317,10 @@ static void test_run_options(void **state) {
     static jc_run_options o;
     char err[256];
     assert_int_equal(parse(&o, err, "run", "--memory", "256", "--pids", "50", "--cpu", "1.5",
-                           "--timeout", "10", "--tmp-mb", "20", "--workspace-mb", "30",
-                           "--profile", "strict", "--bind", "/srv:/data:ro", "--bind", "/a:/b",
-                           "--env", "A=1", "--runtime-proxy", "127.0.0.1:9000", "--json",
-                           "--kill-grace", "0", "--", "python3", "-c", "print(1)", NULL),
+                           "--timeout", "10", "--tmp-mb", "20", "--workspace-mb", "30", "--profile",
+                           "strict", "--bind", "/srv:/data:ro", "--bind", "/a:/b", "--env", "A=1",
+                           "--runtime-proxy", "127.0.0.1:9000", "--json", "--kill-grace", "0", "--",
+                           "python3", "-c", "print(1)", NULL),
                      0);
     assert_int_equal(o.limits.memory_mb, 256);
     assert_int_equal(o.limits.pids, 50);
@@ -359,8 +358,7 @@ static void test_run_options(void **state) {
     assert_non_null(strstr(err, "--bind"));
     assert_int_equal(parse(&o, err, "run", "--bind", "/a:/b:rw", "--", "true", NULL), -1);
     assert_int_equal(parse(&o, err, "run", "--bind", "a:/b", "--", "true", NULL), -1);
-    assert_int_equal(parse(&o, err, "run", "--runtime-proxy", "localhost", "--", "true", NULL),
-                     -1);
+    assert_int_equal(parse(&o, err, "run", "--runtime-proxy", "localhost", "--", "true", NULL), -1);
     assert_non_null(strstr(err, "HOST:PORT"));
     assert_int_equal(parse(&o, err, "run", "--runtime-proxy", "h:70000", "--", "true", NULL), -1);
     assert_int_equal(parse(&o, err, "run", "--env", "NOVALUE", "--", "true", NULL), -1);
@@ -379,10 +377,10 @@ static void test_run_options(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults),       cmocka_unit_test(test_bounds),
+        cmocka_unit_test(test_defaults),           cmocka_unit_test(test_bounds),
         cmocka_unit_test(test_tmpfs_above_memory), cmocka_unit_test(test_ids_argv_env),
-        cmocka_unit_test(test_files_and_binds), cmocka_unit_test(test_result_json),
-        cmocka_unit_test(test_uid_range),      cmocka_unit_test(test_run_options),
+        cmocka_unit_test(test_files_and_binds),    cmocka_unit_test(test_result_json),
+        cmocka_unit_test(test_uid_range),          cmocka_unit_test(test_run_options),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

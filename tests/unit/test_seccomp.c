@@ -602,7 +602,7 @@ static void test_check_findings(void **state) {
         &f,
         "{\"defaultAction\": \"SCMP_ACT_ERRNO\", \"syscalls\": [" BASE_RULE ","
         /* 1 */ " {\"names\": [\"ptrace\", \"getpid\", \"socket\"], \"action\": "
-                "\"SCMP_ACT_ALLOW\"},"
+        "\"SCMP_ACT_ALLOW\"},"
         /* 2 */ " {\"names\": [\"getpid\"], \"action\": \"SCMP_ACT_ALLOW\", \"args\": [{\"index\": "
         "0, \"value\": 1, \"op\": \"SCMP_CMP_EQ\"}]},"
         /* 3 */ " {\"names\": [\"getppid\"], \"action\": \"SCMP_ACT_ERRNO\"},"
