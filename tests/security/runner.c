@@ -7,6 +7,7 @@
  *
  * usage: security_runner --jobcell PATH --probes DIR --helper PATH [--init PATH]
  *                        [--only N,N,...] [--run-option ARG]... [--verbose]
+ *                        [--runtime-proxy HOST:PORT --runtime-dir DIR --runtime-canary F]
  *
  * --run-option adds ARG to every `jobcell run` (e.g. --run-option --profile --run-option
  * none shows what the seccomp profile alone contains: those probes must then escape). */
@@ -14,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
@@ -26,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -56,6 +59,9 @@ typedef struct probe_def {
     judge how;
     const char *opts[12]; /* extra `jobcell run` options */
 } probe_def;
+
+/* Items 45 and 46 talk to the runtime API (--runtime-proxy, --runtime-dir). */
+#define NEEDS_RUNTIME(p) ((p)->n >= 45)
 
 static const probe_def probes[] = {
     {1, "read-shadow", "p01_read_shadow", JUDGE_LINE, {0}},
@@ -119,12 +125,8 @@ static const probe_def probes[] = {
     {42, "personality", "p42_personality", JUDGE_LINE, {"--profile", "strict"}},
     {43, "clone-namespaces", "p43_clone_namespaces", JUDGE_LINE, {0}},
     {44, "hostname", "p44_hostname", JUDGE_LINE, {0}},
-};
-
-/* Items of the list this suite does not probe yet, and why. */
-static const char *const not_probed[] = {
-    "45 runtime-api-symlink: needs the runtime API server reachable from a sandbox",
-    "46 runtime-api-spoof: needs the runtime API server reachable from a sandbox",
+    {45, "runtime-api-symlink", "p45_runtime_symlink", JUDGE_LINE, {0}},
+    {46, "runtime-api-spoof", "p46_runtime_spoof", JUDGE_LINE, {0}},
 };
 
 /* ---- run state ---- */
@@ -135,11 +137,16 @@ static char tag[16];        /* random, names the processes probes leave behind: 
 static char host_pidns[64]; /* "pid:[N]" of the host, for probe 3's safety check */
 static int listen_port;
 static int listen_fd = -1;
+static int unix_listen_fd = -1; /* item 25: an abstract unix socket of the host */
+static char host_mark_tmp[128], host_mark_shm[128]; /* item 1: host files by a known name */
 static pid_t sentinel = -1;
 static bool verbose;
 static const char *extra_opts[16]; /* --run-option: appended to every `jobcell run` */
 static int n_extra;
 static char cg_parent[64]; /* the suite's own cgroup parent, see create_cgroup_parent */
+/* Items 45, 46: the runtime API that the driver (runtime_probes.py) started, the
+ * directory bound at /runtime (token, exe, other, canary_path) and the secret file. */
+static const char *runtime_proxy, *runtime_dir, *runtime_canary;
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -200,6 +207,14 @@ static int run_jobcell(const probe_def *p, run_out *r) {
         argv[a++] = p->opts[i];
     for (int i = 0; i < n_extra; i++)
         argv[a++] = extra_opts[i];
+    char runtime_bind[4200];
+    if (NEEDS_RUNTIME(p)) {
+        snprintf(runtime_bind, sizeof(runtime_bind), "%s:/runtime:ro", runtime_dir);
+        argv[a++] = "--runtime-proxy";
+        argv[a++] = runtime_proxy;
+        argv[a++] = "--bind";
+        argv[a++] = runtime_bind;
+    }
     argv[a++] = "--";
     argv[a++] = cmd;
     argv[a] = NULL;
@@ -305,8 +320,23 @@ static int stray_processes(char *detail, size_t dlen) {
                 comm[strcspn(comm, "\n")] = '\0';
             fclose(f);
         }
+        /* a child of ours other than the sentinel: something the runs left to us, the
+         * subreaper (a jobcell-init or jobcell run that outlived its run) */
+        long ppid = -1;
+        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+        char stat[1024] = "";
+        f = fopen(p, "re");
+        if (f) {
+            if (fgets(stat, sizeof(stat), f)) {
+                char *close_paren = strrchr(stat, ')');
+                if (close_paren)
+                    sscanf(close_paren + 1, " %*c %ld", &ppid);
+            }
+            fclose(f);
+        }
         bool ours = strncmp(exe, probe_dir, strlen(probe_dir)) == 0 ||
-                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0;
+                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0 ||
+                    (ppid == getpid() && atoi(e->d_name) != sentinel);
         if (ours) {
             size_t l = strlen(detail);
             snprintf(detail + l, dlen - l, "%spid %s (%s, %s)", l ? ", " : "", e->d_name, comm,
@@ -540,14 +570,48 @@ static int start_listener(void) {
     return 0;
 }
 
-/* Did anything connect to the host listener? */
-static bool listener_untouched(void) {
-    int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+/* Item 25 too: an abstract unix socket "@jc-hostmark-<tag>". Abstract names belong to the
+ * network namespace, so a job must not reach the host's (X11, systemd, dbus use them). */
+static int start_unix_listener(void) {
+    unix_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "jc-hostmark-%s", tag);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (unix_listen_fd < 0 || bind(unix_listen_fd, (struct sockaddr *)&a, len) < 0 ||
+        listen(unix_listen_fd, 8) < 0)
+        return -1;
+    return 0;
+}
+
+/* Did anything connect to a host listener? */
+static bool listener_untouched(int fd) {
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (c >= 0) {
         close(c);
         return false;
     }
     return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* Item 1 too: files of the host's /tmp and /dev/shm under a name the probe knows. */
+static int create_host_marks(void) {
+    snprintf(host_mark_tmp, sizeof(host_mark_tmp), "/tmp/jc-hostmark-%s", tag);
+    snprintf(host_mark_shm, sizeof(host_mark_shm), "/dev/shm/jc-hostmark-%s", tag);
+    const char *paths[] = {host_mark_tmp, host_mark_shm};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
+static void remove_host_marks(void) {
+    if (host_mark_tmp[0])
+        unlink(host_mark_tmp);
+    if (host_mark_shm[0])
+        unlink(host_mark_shm);
 }
 
 /* Item 3: a process of ours outside the sandbox that must survive the kill loop. */
@@ -805,6 +869,12 @@ int main(int argc, char **argv) {
             init_bin = argv[++i];
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[++i];
+        else if (strcmp(argv[i], "--runtime-proxy") == 0)
+            runtime_proxy = argv[++i];
+        else if (strcmp(argv[i], "--runtime-dir") == 0)
+            runtime_dir = argv[++i];
+        else if (strcmp(argv[i], "--runtime-canary") == 0)
+            runtime_canary = argv[++i];
         else if (strcmp(argv[i], "--run-option") == 0 && n_extra < 16)
             extra_opts[n_extra++] = argv[++i];
         else
@@ -861,9 +931,11 @@ int main(int argc, char **argv) {
     }
     host_state before;
     snapshot(&before);
-    if (start_listener() < 0 || install_suid_helpers() < 0) {
+    if (start_listener() < 0 || start_unix_listener() < 0 || create_host_marks() < 0 ||
+        install_suid_helpers() < 0) {
         fprintf(stderr, "security_runner: setup failed: %s\n", strerror(errno));
         remove_suid_helpers();
+        remove_host_marks();
         char ignored[256] = "";
         remove_cgroup_parent(ignored, sizeof(ignored));
         return 1;
@@ -873,11 +945,23 @@ int main(int argc, char **argv) {
     checksum(jobcell_bin, sum_jobcell);
     checksum(init_bin, sum_init);
 
-    int contained = 0, total = 0;
+    int contained = 0, total = 0, not_probed = 0;
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
         const probe_def *p = &probes[i];
         if (!selected(only, p->n))
             continue;
+        if (NEEDS_RUNTIME(p) && (!runtime_proxy || !runtime_dir || !runtime_canary)) {
+            printf("NOT PROBED %d %s: needs the runtime API (run the suite through "
+                   "runtime_probes.py, which starts jobcell-api)\n",
+                   p->n, p->name);
+            not_probed++;
+            continue;
+        }
+        struct stat canary_before = {0};
+        if (p->n == 45 && stat(runtime_canary, &canary_before) < 0) {
+            fprintf(stderr, "security_runner: %s: %s\n", runtime_canary, strerror(errno));
+            return 1;
+        }
         total++;
         run_out r;
         char detail[8192] = "";
@@ -892,10 +976,21 @@ int main(int argc, char **argv) {
                 snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                          "; a host process died");
             }
-            if (v == CONTAINED && p->n == 25 && !listener_untouched()) {
+            if (v == CONTAINED && p->n == 25 &&
+                (!listener_untouched(listen_fd) || !listener_untouched(unix_listen_fd))) {
                 v = ESCAPED;
                 snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                          "; the host listener got a connection");
+            }
+            if (p->n == 45) {
+                /* the secret's atime was set far in the past: any read moves it */
+                struct stat after;
+                bool unread = stat(runtime_canary, &after) == 0 &&
+                              after.st_atim.tv_sec == canary_before.st_atim.tv_sec;
+                if (!unread)
+                    v = ESCAPED;
+                snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                         "; the host secret file was %s", unread ? "not read (atime)" : "READ");
             }
             if (p->n == 30) {
                 checksum(jobcell_bin, sum_after);
@@ -924,15 +1019,13 @@ int main(int argc, char **argv) {
                detail);
         contained += v == CONTAINED;
     }
-    if (!only) {
-        for (size_t i = 0; i < sizeof(not_probed) / sizeof(not_probed[0]); i++)
-            printf("NOT PROBED %s\n", not_probed[i]);
-    }
     if (sentinel > 0) {
         kill(sentinel, SIGKILL); /* our own child */
         waitpid(sentinel, NULL, 0);
     }
     close(listen_fd);
+    close(unix_listen_fd);
+    remove_host_marks();
     remove_suid_helpers();
     bool clean = host_clean(&before);
     host_state_free(&before);
@@ -941,6 +1034,9 @@ int main(int argc, char **argv) {
         printf("HOST cgroup parent FAIL %s\n", cg_detail);
         clean = false;
     }
-    printf("%d of %d probes contained\n", contained, total);
+    printf("%d of %d probes contained", contained, total);
+    if (not_probed)
+        printf(" (%d not probed: no runtime API)", not_probed);
+    printf("\n");
     return contained == total && clean ? 0 : 1;
 }
