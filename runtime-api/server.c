@@ -88,7 +88,7 @@ struct jc_req {
     char *qnames[MAX_QUERY], *qvalues[MAX_QUERY];
     size_t nquery;
     char *body;
-    size_t len, cap, max_body;
+    size_t len, cap, max_body, discarded;
     bool too_large, handled, early_error;
     json_t *json;
     jc_principal principal;
@@ -331,8 +331,8 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     if (internal && status == 503)
         message = "the service is unavailable, try again later";
     if (internal)
-        jc_log(JC_LOG_ERROR, "request failed", "path", req->path, "method", req->method,
-               "error", err->msg, NULL);
+        jc_log(JC_LOG_ERROR, "request failed", "path", req->path, "method", req->method, "error",
+               err->msg, NULL);
     const char *code = status == 405   ? "method_not_allowed"
                        : status == 404 ? "not_found"
                                        : jc_http_error_code(err->code, err->field[0] != 0);
@@ -516,8 +516,8 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
-    json_t *f = json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote",
-                          req->remote);
+    json_t *f =
+        json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
     jc_err ignored;
     jc_store_audit(api->store, "auth_failure", f, jc_time_now_ms(), &ignored);
     json_decref(f);
@@ -830,8 +830,8 @@ static bool json_content_type(const char *ct) {
     if (!ct)
         return false;
     size_t n = strlen("application/json");
-    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
-                                                           ct[n] == ' ');
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 static enum MHD_Result queue(jc_req *req) {
@@ -889,9 +889,9 @@ static void req_prepare(jc_req *req) {
         req->early_error = true;
         req->early_status = m == 2 ? 405 : m < 0 ? 400 : 404;
         jc_err_set(&req->early, m < 0 ? JC_E_INVALID : JC_E_NOT_FOUND, "%s",
-                   m == 2   ? "this method is not allowed on this path"
-                   : m < 0  ? "the path is not valid"
-                            : "no such path");
+                   m == 2  ? "this method is not allowed on this path"
+                   : m < 0 ? "the path is not valid"
+                           : "no such path");
         return;
     }
     req->max_body = req->route->opts.max_body ? req->route->opts.max_body : DEFAULT_MAX_BODY;
@@ -910,8 +910,8 @@ static void req_prepare(jc_req *req) {
     }
     if (!req->route->opts.raw_body && !req->l->runtime) {
         const char *ct = jc_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-        bool has_body = (cl && strcmp(cl, "0") != 0) ||
-                        jc_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        bool has_body =
+            (cl && strcmp(cl, "0") != 0) || jc_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
         if (has_body && !json_content_type(ct)) {
             req->early_error = true;
             req->early_status = 415;
@@ -921,9 +921,8 @@ static void req_prepare(jc_req *req) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     listener *l = cls;
     jc_req *req = *con_cls;
@@ -943,19 +942,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->early_error || req->too_large)
-            return MHD_YES; /* discard */
+        if (req->early_error || req->too_large) {
+            /* Discard, counting: libmicrohttpd cannot answer in the middle of a body, so the
+             * 413 goes out once it ends; a sender that keeps going past twice the limit is
+             * cut off without an answer. */
+            req->discarded += n;
+            return req->discarded > req->max_body + (1u << 20) ? MHD_NO : MHD_YES;
+        }
         size_t need;
         if (__builtin_add_overflow(req->len, n, &need) || need > req->max_body) {
-            /* Enforced while reading: stop storing, answer 413 now. */
+            /* Enforced while reading: nothing past the limit is ever stored. */
             req->too_large = true;
+            req->discarded = need;
             free(req->body);
             req->body = NULL;
             req->len = req->cap = 0;
-            jc_err e;
-            jc_err_set(&e, JC_E_TOO_LARGE, "the body is larger than %zu bytes", req->max_body);
-            error_reply(req, 413, &e);
-            return queue(req);
+            req->early_error = true;
+            req->early_status = 413;
+            jc_err_set(&req->early, JC_E_TOO_LARGE, "the body is larger than %zu bytes",
+                       req->max_body);
+            return MHD_YES;
         }
         if (need + 1 > req->cap) {
             size_t cap = req->cap ? req->cap : 4096;
@@ -1058,15 +1064,14 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
     return 0;
 }
 
-static int listener_start(jc_server *s, listener *l, const char *addr, bool runtime,
-                          jc_err *err) {
+static int listener_start(jc_server *s, listener *l, const char *addr, bool runtime, jc_err *err) {
     struct sockaddr_storage ss;
     socklen_t slen;
     if (parse_listen(addr, &ss, &slen, err) < 0)
         return -1;
     const jc_api_config *cfg = s->api->cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     l->server = s;
@@ -1155,8 +1160,7 @@ void jc_server_stop(jc_server *s) {
     if (s->timer_started)
         pthread_join(s->timer, NULL);
     /* Let in-flight requests finish (bounded: idle keep-alive connections count too). */
-    for (int i = 0; i < 50 && active_connections(&s->main) + active_connections(&s->runtime);
-         i++) {
+    for (int i = 0; i < 50 && active_connections(&s->main) + active_connections(&s->runtime); i++) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&s->lock);
