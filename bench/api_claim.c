@@ -55,8 +55,7 @@ static size_t on_data(char *d, size_t sz, size_t nm, void *u) {
 }
 
 /* POST body to path; returns the status and the parsed answer (owned) in *out. */
-static long post(CURL *c, struct curl_slist *h, const char *path, const char *body,
-                 json_t **out) {
+static long post(CURL *c, struct curl_slist *h, const char *path, const char *body, json_t **out) {
     char url[512];
     snprintf(url, sizeof(url), "%s%s", o.url, path);
     buf b = {0};
@@ -213,8 +212,8 @@ int main(int argc, char **argv) {
     printf("submit: %.0f jobs/s (%.2f s, 4 clients)\n", (double)o.jobs / submit_s, submit_s);
     printf("claim+start+complete: %.0f executions/s end to end (%.2f s)\n",
            (double)done_count / run_s, run_s);
-    printf("claim latency: p50 %.2f ms, p99 %.2f ms (%zu claim calls)\n", p50 * 1000,
-           p99 * 1000, nlat);
+    printf("claim latency: p50 %.2f ms, p99 %.2f ms (%zu claim calls)\n", p50 * 1000, p99 * 1000,
+           nlat);
     free(lat);
     curl_global_cleanup();
     return 0;
