@@ -50,9 +50,8 @@ static int teardown(void **state) {
 }
 
 /* Store a job; its spec carries retry and output_mb. Returns the execution id in exe. */
-static void add_job(fixture *f, const char *owner, int priority, int64_t created,
-                    int64_t scheduled, const char *retry_json, int output_mb, char *job,
-                    char *exe) {
+static void add_job(fixture *f, const char *owner, int priority, int64_t created, int64_t scheduled,
+                    const char *retry_json, int output_mb, char *job, char *exe) {
     jc_err err;
     assert_int_equal(jc_random_id("job_", job, JC_ID_MAX, &err), 0);
     assert_int_equal(jc_random_id("exe_", exe, JC_ID_MAX, &err), 0);
@@ -63,9 +62,15 @@ static void add_job(fixture *f, const char *owner, int priority, int64_t created
              output_mb, retry_json ? retry_json : "{}");
     json_t *spec = json_loads(text, 0, NULL);
     assert_non_null(spec);
-    jc_job_new in = {.job_id = job, .execution_id = exe, .owner = owner, .name = "t",
-                     .spec = spec, .created_at = created, .scheduled_for = scheduled,
-                     .priority = priority, .timeout_s = 60};
+    jc_job_new in = {.job_id = job,
+                     .execution_id = exe,
+                     .owner = owner,
+                     .name = "t",
+                     .spec = spec,
+                     .created_at = created,
+                     .scheduled_for = scheduled,
+                     .priority = priority,
+                     .timeout_s = 60};
     char *replay = NULL;
     assert_int_equal(jc_store_job_create(f->st, &in, &replay, &err), 0);
     assert_null(replay);
@@ -81,10 +86,10 @@ static void claim_one(fixture *f, int64_t now, jc_claim **c, size_t *n) {
 static void test_claim_order(void **state) {
     fixture *f = *state;
     char j[5][JC_ID_MAX], e[5][JC_ID_MAX];
-    add_job(f, "u", 0, f->now, 0, NULL, 16, j[0], e[0]);                  /* plain */
-    add_job(f, "u", 5, f->now + 1, 0, NULL, 16, j[1], e[1]);              /* higher priority */
-    add_job(f, "u", 0, f->now + 2, f->now - 1000, NULL, 16, j[2], e[2]);  /* earlier schedule */
-    add_job(f, "u", 0, f->now + 3, 0, NULL, 16, j[3], e[3]);              /* later creation */
+    add_job(f, "u", 0, f->now, 0, NULL, 16, j[0], e[0]);                   /* plain */
+    add_job(f, "u", 5, f->now + 1, 0, NULL, 16, j[1], e[1]);               /* higher priority */
+    add_job(f, "u", 0, f->now + 2, f->now - 1000, NULL, 16, j[2], e[2]);   /* earlier schedule */
+    add_job(f, "u", 0, f->now + 3, 0, NULL, 16, j[3], e[3]);               /* later creation */
     add_job(f, "u", 99, f->now + 4, f->now + 60000, NULL, 16, j[4], e[4]); /* future */
     const int expect[] = {1, 2, 0, 3};
     for (size_t i = 0; i < 4; i++) {
@@ -205,8 +210,8 @@ static void test_logs(void **state) {
 static void test_reaper_and_retry(void **state) {
     fixture *f = *state;
     char j[JC_ID_MAX], e[JC_ID_MAX], j2[JC_ID_MAX], e2[JC_ID_MAX];
-    add_job(f, "u", 0, f->now, 0, "{\"max_attempts\":2,\"backoff_s\":10,\"backoff_max_s\":600}",
-            16, j, e);
+    add_job(f, "u", 0, f->now, 0, "{\"max_attempts\":2,\"backoff_s\":10,\"backoff_max_s\":600}", 16,
+            j, e);
     add_job(f, "u", -1, f->now, 0, NULL, 16, j2, e2);
     jc_claim *c;
     size_t n;
@@ -269,8 +274,7 @@ static void test_variables_tokens_idempotency(void **state) {
     json_decref(v1);
     json_decref(v2);
 
-    jc_api_token t = {.id = "tok_a", .name = "n", .user = "alice", .role = "user",
-                      .created_at = 5};
+    jc_api_token t = {.id = "tok_a", .name = "n", .user = "alice", .role = "user", .created_at = 5};
     assert_int_equal(jc_store_token_create(f->st, &t, "aa", &err), 0);
     jc_api_token got;
     char stored[65];
@@ -284,9 +288,16 @@ static void test_variables_tokens_idempotency(void **state) {
     assert_int_equal(jc_store_token_delete(f->st, "tok_a", "alice", &err), 0);
 
     json_t *spec = json_pack("{s:s}", "runtime", "sh");
-    jc_job_new in = {.job_id = "job_1", .execution_id = "exe_1", .owner = "u", .name = "x",
-                     .spec = spec, .created_at = 1, .timeout_s = 1, .idempotency_key = "k",
-                     .request_hash = "h1", .response = "{\"first\":true}"};
+    jc_job_new in = {.job_id = "job_1",
+                     .execution_id = "exe_1",
+                     .owner = "u",
+                     .name = "x",
+                     .spec = spec,
+                     .created_at = 1,
+                     .timeout_s = 1,
+                     .idempotency_key = "k",
+                     .request_hash = "h1",
+                     .response = "{\"first\":true}"};
     char *replay = NULL;
     assert_int_equal(jc_store_job_create(f->st, &in, &replay, &err), 0);
     assert_null(replay);
