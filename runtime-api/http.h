@@ -52,7 +52,7 @@ int jc_router_add(jc_router *r, const char *method, const char *pattern, jc_hand
                   const jc_route_opts *opts, jc_err *err);
 
 /* Fill the runtime listener's routes (PROTOCOL.md "Runtime API"). Defined in runtime.c;
- * a weak empty default keeps the server buildable without it. */
+ * a weak empty default in main.c keeps the program buildable without it. */
 void jc_runtime_routes(jc_router *r, jc_api *api);
 
 /* ---- reading a request ---------------------------------------------------------------- */
@@ -76,6 +76,11 @@ json_t *jc_req_json(jc_req *req, jc_err *err);
 json_t *jc_req_json_object(jc_req *req, const char *const *allowed, jc_err *err);
 /* The peer's address as text ("127.0.0.1"). */
 const char *jc_req_remote(jc_req *req);
+/* A counter that lives as long as the client's TCP connection (0 when it opens), shared by
+ * every request on it: e.g. invalid tokens seen on one connection. Never NULL. */
+unsigned *jc_req_connection_counter(jc_req *req);
+/* Close the connection once this answer is sent ("Connection: close"). */
+void jc_req_close_after(jc_req *req);
 
 typedef struct jc_principal {
     char token_id[64];

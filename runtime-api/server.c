@@ -30,6 +30,7 @@
 #define MAX_SEGMENTS 16
 #define MAX_HEADERS 8
 #define MAX_QUERY 8
+#define AUDIT_PER_SECOND 20
 #define DEFAULT_MAX_BODY (256 * 1024)
 
 typedef struct route {
@@ -107,6 +108,8 @@ struct jc_req {
     char remote[64];
     void *state;
     void (*state_free)(void *);
+    unsigned fallback_counter;
+    bool close_after;
     jc_err early; /* an error found before the handler runs (413, 415, 404, 405) */
     unsigned early_status;
     struct follow *follow;
@@ -443,6 +446,30 @@ json_t *jc_req_json_object(jc_req *req, const char *const *allowed, jc_err *err)
 const char *jc_req_remote(jc_req *req) {
     return req->remote;
 }
+unsigned *jc_req_connection_counter(jc_req *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    unsigned *counter = ci ? ci->socket_context : NULL;
+    return counter ? counter : &req->fallback_counter;
+}
+
+void jc_req_close_after(jc_req *req) {
+    req->close_after = true;
+}
+
+/* Per-connection state: allocated when a client connects, freed when it leaves. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(unsigned));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
 const jc_principal *jc_req_principal(jc_req *req) {
     return req->has_principal ? &req->principal : NULL;
 }
@@ -516,6 +543,21 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
+    /* Every failure is counted; at most AUDIT_PER_SECOND of them are written to the store,
+     * so a flood of bad credentials cannot turn into a flood of writes. */
+    static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t audit_second;
+    static unsigned audit_count;
+    int64_t second = jc_time_mono_ms() / 1000;
+    pthread_mutex_lock(&audit_lock);
+    if (second != audit_second) {
+        audit_second = second;
+        audit_count = 0;
+    }
+    bool write = audit_count++ < AUDIT_PER_SECOND;
+    pthread_mutex_unlock(&audit_lock);
+    if (!write)
+        return;
     json_t *f =
         json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
     jc_err ignored;
@@ -844,6 +886,8 @@ static enum MHD_Result queue(jc_req *req) {
     }
     for (size_t i = 0; i < req->nheaders; i++)
         MHD_add_response_header(req->resp, req->hnames[i], req->hvalues[i]);
+    if (req->close_after)
+        MHD_add_response_header(req->resp, MHD_HTTP_HEADER_CONNECTION, "close");
     req->queued = true;
     enum MHD_Result r = MHD_queue_response(req->conn, req->status, req->resp);
     MHD_destroy_response(req->resp);
@@ -1088,8 +1132,9 @@ static int listener_start(jc_server *s, listener *l, const char *addr, bool runt
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!l->daemon)
         return jc_err_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s", addr);
     return 0;
