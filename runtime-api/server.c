@@ -89,7 +89,7 @@ struct jc_req {
     char *qnames[MAX_QUERY], *qvalues[MAX_QUERY];
     size_t nquery;
     char *body;
-    size_t len, cap, max_body;
+    size_t len, cap, max_body, discarded;
     bool too_large, handled, early_error;
     json_t *json;
     jc_principal principal;
@@ -969,19 +969,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->early_error || req->too_large)
-            return MHD_YES; /* discard */
+        if (req->early_error || req->too_large) {
+            /* Discard, counting: libmicrohttpd cannot answer in the middle of a body, so the
+             * 413 goes out once it ends; a sender that keeps going past twice the limit is
+             * cut off without an answer. */
+            req->discarded += n;
+            return req->discarded > req->max_body + (1u << 20) ? MHD_NO : MHD_YES;
+        }
         size_t need;
         if (__builtin_add_overflow(req->len, n, &need) || need > req->max_body) {
-            /* Enforced while reading: stop storing, answer 413 now. */
+            /* Enforced while reading: nothing past the limit is ever stored. */
             req->too_large = true;
+            req->discarded = need;
             free(req->body);
             req->body = NULL;
             req->len = req->cap = 0;
-            jc_err e;
-            jc_err_set(&e, JC_E_TOO_LARGE, "the body is larger than %zu bytes", req->max_body);
-            error_reply(req, 413, &e);
-            return queue(req);
+            req->early_error = true;
+            req->early_status = 413;
+            jc_err_set(&req->early, JC_E_TOO_LARGE, "the body is larger than %zu bytes",
+                       req->max_body);
+            return MHD_YES;
         }
         if (need + 1 > req->cap) {
             size_t cap = req->cap ? req->cap : 4096;
@@ -1034,7 +1041,7 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
     return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
+JC_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);
