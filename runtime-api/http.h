@@ -76,11 +76,6 @@ json_t *jc_req_json(jc_req *req, jc_err *err);
 json_t *jc_req_json_object(jc_req *req, const char *const *allowed, jc_err *err);
 /* The peer's address as text ("127.0.0.1"). */
 const char *jc_req_remote(jc_req *req);
-/* A counter that lives as long as the client's TCP connection (0 when it opens), shared by
- * every request on it: e.g. invalid tokens seen on one connection. Never NULL. */
-unsigned *jc_req_connection_counter(jc_req *req);
-/* Close the connection once this answer is sent ("Connection: close"). */
-void jc_req_close_after(jc_req *req);
 
 typedef struct jc_principal {
     char token_id[64];
@@ -112,6 +107,12 @@ void jc_req_error_extra(jc_req *req, const char *key, json_t *value);
 unsigned jc_http_status(jc_errcode code);
 /* The PROTOCOL.md error code for a jc_errcode ("invalid_field", "lease_lost", …). */
 const char *jc_http_error_code(jc_errcode code, bool has_field);
+
+/* Count one strike against the request's connection; returns the connection's count so
+ * far (UINT_MAX when it cannot be counted). */
+unsigned jc_req_connection_strike(jc_req *req);
+/* Close the connection once this answer is sent ("Connection: close"). */
+void jc_req_close_connection(jc_req *req);
 
 /* Count an authentication failure (metrics and audit): group is the route group, reason
  * a fixed word ("missing", "malformed", "wrong_key", "invalid_token:expired", …). */
