@@ -199,7 +199,8 @@ int jc_store_var_put(jc_store *st, const char *owner, const char *key, const jso
             goto fail;
         }
         s = jc_sq_prep(c, sql_insert, err);
-        if (!s || jc_sq_bind(c, s, err, "ssji", owner, key, value, now) < 0 || jc_sq_run(c, s, err) < 0)
+        if (!s || jc_sq_bind(c, s, err, "ssji", owner, key, value, now) < 0 ||
+            jc_sq_run(c, s, err) < 0)
             goto fail;
     }
     if (jc_sq_commit(c, err) < 0)
@@ -267,8 +268,8 @@ int jc_store_token_create(jc_store *st, const jc_api_token *tok, const char *sec
                               " created_at) VALUES (?, ?, ?, ?, ?, ?)";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
-    if (!s || jc_sq_bind(c, s, err, "sssssi", tok->id, tok->name, tok->user, tok->role, secret_sha256,
-                    tok->created_at) < 0)
+    if (!s || jc_sq_bind(c, s, err, "sssssi", tok->id, tok->name, tok->user, tok->role,
+                         secret_sha256, tok->created_at) < 0)
         return -1;
     return jc_sq_run(c, s, err);
 }

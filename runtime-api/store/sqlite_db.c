@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
@@ -187,9 +188,22 @@ int jc_sq_step(conn *c, sqlite3_stmt *s, jc_err *err) {
 
 /* Run a statement that returns no rows. */
 int jc_sq_run(conn *c, sqlite3_stmt *s, jc_err *err) {
-    int r = jc_sq_step(c, s, err);
-    sqlite3_reset(s);
-    return r < 0 ? -1 : 0;
+    /* A write outside BEGIN IMMEDIATE starts as a reader; in WAL mode it gets
+     * SQLITE_BUSY_SNAPSHOT, without the busy handler, when another writer committed after
+     * its snapshot. Nothing was written then, so running it again is safe (bounded). */
+    for (int attempt = 0;; attempt++) {
+        int rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+            sqlite3_reset(s);
+            return 0;
+        }
+        bool busy = (sqlite3_extended_errcode(c->db) & 0xff) == SQLITE_BUSY;
+        sqlite3_reset(s);
+        if (!busy || !sqlite3_get_autocommit(c->db) || attempt == 100)
+            return jc_sq_fail(c->db, err, "step");
+        struct timespec ts = {0, (long)(1 + attempt % 10) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static const char SQL_BEGIN[] = "BEGIN IMMEDIATE";
@@ -389,7 +403,6 @@ bool jc_exe_status_final(jc_exe_status s) {
 
 /* ---- row mapping ---------------------------------------------------------------------- */
 
-
 void jc_sq_exe_row(jc_store *st, sqlite3_stmt *s, jc_execution *e) {
     memset(e, 0, sizeof(*e));
     jc_sq_copy(s, 0, e->id, sizeof(e->id));
@@ -432,7 +445,6 @@ void jc_executions_free(jc_execution *v, size_t n) {
         jc_execution_clear(&v[i]);
     free(v);
 }
-
 
 void jc_sq_job_row(sqlite3_stmt *s, jc_job *j) {
     memset(j, 0, sizeof(*j));
@@ -490,11 +502,11 @@ const char jc_sq_sql_exe_insert[] =
     " created_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?)";
 
 const char jc_sq_sql_job_get[] = "SELECT " JOB_COLS " FROM jobs j JOIN executions e ON e.id ="
-                                  " j.latest_exe WHERE j.id = ?";
+                                 " j.latest_exe WHERE j.id = ?";
 
 /* Load an execution inside a transaction and check the fence. */
-int jc_sq_fence(jc_store *st, conn *c, const char *exe_id, const char *orc,
-                 const char *lease_token, jc_execution *e, jc_err *err) {
+int jc_sq_fence(jc_store *st, conn *c, const char *exe_id, const char *orc, const char *lease_token,
+                jc_execution *e, jc_err *err) {
     if (jc_sq_exe_load(st, c, exe_id, e, err) < 0)
         return -1;
     bool live = (e->status == JC_EXE_CLAIMED || e->status == JC_EXE_RUNNING) &&

@@ -59,10 +59,10 @@ json_t *jc_sq_json(sqlite3_stmt *s, int i); /* NULL for NULL */
 
 /* Rows: executions joined with their job (EXE_COLS), jobs joined with their latest
  * execution (JOB_COLS). */
-#define EXE_COLS                                                                               \
-    "e.id, e.job_id, j.owner, e.attempt, e.status, e.orchestrator_id, e.lease_token,"          \
-    " e.lease_expires_at, e.created_at, e.scheduled_for, e.claimed_at, e.started_at,"          \
-    " e.finished_at, j.timeout_s, e.result, e.output, e.condition, e.log_bytes,"               \
+#define EXE_COLS                                                                                   \
+    "e.id, e.job_id, j.owner, e.attempt, e.status, e.orchestrator_id, e.lease_token,"              \
+    " e.lease_expires_at, e.created_at, e.scheduled_for, e.claimed_at, e.started_at,"              \
+    " e.finished_at, j.timeout_s, e.result, e.output, e.condition, e.log_bytes,"                   \
     " e.log_truncated, e.cancel_requested"
 #define JOB_COLS "j.id, j.owner, j.name, j.spec, j.created_at, e.status, j.latest_exe, j.seq"
 
@@ -77,7 +77,7 @@ extern const char jc_sq_sql_job_get[];    /* one job by id (JOB_COLS) */
 int jc_sq_exe_load(jc_store *st, conn *c, const char *id, jc_execution *out, jc_err *err);
 /* Load an execution inside a transaction and check the fence: claimed or running, held by
  * orc (when not NULL) under lease_token. Else JC_E_LEASE_LOST. */
-int jc_sq_fence(jc_store *st, conn *c, const char *exe_id, const char *orc,
-                const char *lease_token, jc_execution *e, jc_err *err);
+int jc_sq_fence(jc_store *st, conn *c, const char *exe_id, const char *orc, const char *lease_token,
+                jc_execution *e, jc_err *err);
 
 #endif

@@ -63,7 +63,8 @@ static int exe_set_live(jc_store *st, const char *sql, const char *exe_id, const
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
     if (!s)
         return -1;
-    if ((v ? jc_sq_bind(c, s, err, "js", v, exe_id) : jc_sq_bind(c, s, err, "is", flag, exe_id)) < 0)
+    if ((v ? jc_sq_bind(c, s, err, "js", v, exe_id) : jc_sq_bind(c, s, err, "is", flag, exe_id)) <
+        0)
         return -1;
     if (jc_sq_run(c, s, err) < 0)
         return -1;
@@ -153,18 +154,18 @@ int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_er
     int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
     s = jc_sq_prep(c, sql_job, err);
     if (!s ||
-        jc_sq_bind(c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
-              (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
-              spec_int(spec, "retry", "backoff_s", 10),
-              spec_int(spec, "retry", "backoff_max_s", 600),
-              (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
-              output_mb * 1024 * 1024, in->execution_id) < 0 ||
+        jc_sq_bind(
+            c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
+            (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
+            spec_int(spec, "retry", "backoff_s", 10), spec_int(spec, "retry", "backoff_max_s", 600),
+            (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
+            output_mb * 1024 * 1024, in->execution_id) < 0 ||
         jc_sq_run(c, s, err) < 0)
         goto fail;
     s = jc_sq_prep(c, jc_sq_sql_exe_insert, err);
-    if (!s ||
-        jc_sq_bind(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1, (int64_t)in->priority,
-              in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
+    if (!s || jc_sq_bind(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1,
+                         (int64_t)in->priority,
+                         in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
         goto fail;
     if ((in->scheduled_for ? sqlite3_bind_int64(s, 6, in->scheduled_for)
                            : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
@@ -178,8 +179,8 @@ int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_er
         s = jc_sq_prep(c, sql_idem_put, err);
         if (!s ||
             jc_sq_bind(c, s, err, "ssssi", in->owner, in->idempotency_key,
-                  in->request_hash ? in->request_hash : "", in->response ? in->response : "{}",
-                  in->created_at) < 0 ||
+                       in->request_hash ? in->request_hash : "", in->response ? in->response : "{}",
+                       in->created_at) < 0 ||
             jc_sq_run(c, s, err) < 0)
             goto fail;
     }
@@ -410,8 +411,8 @@ int jc_store_start(jc_store *st, const char *exe_id, const char *orc, const char
         goto fail;
     jc_execution_clear(&e);
     sqlite3_stmt *s = jc_sq_prep(c, sql, err);
-    if (!s || jc_sq_bind(c, s, err, "iis", now, now + lease_ms, exe_id) < 0 || jc_sq_run(c, s, err) < 0 ||
-        jc_sq_commit(c, err) < 0)
+    if (!s || jc_sq_bind(c, s, err, "iis", now, now + lease_ms, exe_id) < 0 ||
+        jc_sq_run(c, s, err) < 0 || jc_sq_commit(c, err) < 0)
         goto fail;
     *lease_expires_at = now + lease_ms;
     return 0;
@@ -485,7 +486,8 @@ static int maybe_retry(jc_store *st, conn *c, const jc_execution *e, jc_exe_stat
         return -1;
     s = jc_sq_prep(c, jc_sq_sql_exe_insert, err);
     if (!s ||
-        jc_sq_bind(c, s, err, "ssiiiii", id, e->job_id, e->attempt + 1, priority, when, when, now) < 0 ||
+        jc_sq_bind(c, s, err, "ssiiiii", id, e->job_id, e->attempt + 1, priority, when, when, now) <
+            0 ||
         jc_sq_run(c, s, err) < 0)
         return -1;
     s = jc_sq_prep(c, sql_latest, err);
@@ -587,17 +589,21 @@ int jc_store_reap(jc_store *st, int64_t now, jc_reap_stats *stats, jc_err *err) 
             int rc = 0;
             if (e.status == JC_EXE_CLAIMED && e.cancel_requested) {
                 s = jc_sq_prep(c, sql_cancel, err);
-                rc = !s || jc_sq_bind(c, s, err, "is", now, ids[i]) < 0 || jc_sq_run(c, s, err) < 0 ? -1 : 0;
+                rc = !s || jc_sq_bind(c, s, err, "is", now, ids[i]) < 0 || jc_sq_run(c, s, err) < 0
+                         ? -1
+                         : 0;
             } else if (e.status == JC_EXE_CLAIMED) {
                 /* Never started: the claim was lost in transit; the attempt is not used. */
                 s = jc_sq_prep(c, sql_requeue, err);
-                rc = !s || jc_sq_bind(c, s, err, "s", ids[i]) < 0 || jc_sq_run(c, s, err) < 0 ? -1 : 0;
+                rc = !s || jc_sq_bind(c, s, err, "s", ids[i]) < 0 || jc_sq_run(c, s, err) < 0 ? -1
+                                                                                              : 0;
                 stats->requeued++;
             } else {
                 json_t *res = json_pack("{s:s}", "reason", "lease_expired");
                 bool retried = false;
                 s = jc_sq_prep(c, sql_lost, err);
-                rc = !s || jc_sq_bind(c, s, err, "ijs", now, res, ids[i]) < 0 || jc_sq_run(c, s, err) < 0 ||
+                rc = !s || jc_sq_bind(c, s, err, "ijs", now, res, ids[i]) < 0 ||
+                             jc_sq_run(c, s, err) < 0 ||
                              maybe_retry(st, c, &e, JC_EXE_LOST, now, &retried, err) < 0
                          ? -1
                          : 0;
