@@ -29,7 +29,7 @@ typedef struct jc_store jc_store;
 
 #define JC_STORE_USER_MAX 129 /* user names: 1–128 bytes */
 #define JC_STORE_ORC_MAX 65   /* orchestrator ids: 1–64 bytes */
-#define JC_STORE_NAME_MAX 129 /* job and token names: 1–128 bytes */
+#define JC_STORE_NAME_MAX 513 /* job and token names: 1–128 characters of UTF-8 */
 #define JC_STORE_VAR_KEY_MAX 129
 #define JC_STORE_VARS_PER_OWNER 10000
 #define JC_STORE_LEASE_HASH_LEN 16

@@ -1,0 +1,74 @@
+/* api_config.c: jobcell-api's configuration schema (docs/configuration.md lists it). */
+#include <stddef.h>
+
+#include "api.h"
+
+#define F(k, t, m, d, lo, hi, h)                                                                   \
+    { k, t, offsetof(jc_api_config, m), d, lo, hi, 0, 0, h }
+#define FD(k, m, d, lo, hi, h)                                                                     \
+    { k, JC_CFG_DOUBLE, offsetof(jc_api_config, m), d, 0, 0, lo, hi, h }
+
+static const jc_cfg_field fields[] = {
+    F("listen", JC_CFG_STRING, listen, "127.0.0.1:8080", 0, 0,
+      "address:port of the admin (/v1) and internal (/internal/v1) API"),
+    F("runtime_listen", JC_CFG_STRING, runtime_listen, "127.0.0.1:8081", 0, 0,
+      "address:port of the runtime API for job scripts (empty: off)"),
+    F("store_path", JC_CFG_STRING, store_path, "jobcell.db", 0, 0,
+      "SQLite database file (created when absent)"),
+    F("internal_key", JC_CFG_SECRET, internal_key, NULL, 0, 0,
+      "shared key of the orchestrators, at least 32 bytes (give internal_key_file)"),
+    F("jwt_keyring_file", JC_CFG_STRING, jwt_keyring_file, NULL, 0, 0,
+      "execution-token key ring file (JSON, mode 0600)"),
+    F("profile_dir", JC_CFG_STRING, profile_dir, "", 0, 0,
+      "directory of seccomp profiles (*.json); empty: profiles/ beside the program"),
+    F("log_level", JC_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
+    F("threads", JC_CFG_INT, threads, "4", 1, 256, "HTTP worker threads per listener"),
+    F("max_connections", JC_CFG_INT, max_connections, "1024", 1, 65536,
+      "open connections per listener"),
+    F("per_ip_connections", JC_CFG_INT, per_ip_connections, "64", 0, 65536,
+      "open connections per client address on `listen` (0: no limit)"),
+    F("request_timeout_s", JC_CFG_INT, request_timeout_s, "30", 1, 3600,
+      "idle seconds before a connection is closed"),
+    F("lease_s", JC_CFG_INT, lease_s, "30", 1, 3600, "lease of a claimed execution (seconds)"),
+    F("reaper_interval_s", JC_CFG_INT, reaper_interval_s, "5", 1, 3600,
+      "how often expired leases are looked for (seconds)"),
+    F("kill_grace_s", JC_CFG_INT, kill_grace_s, "5", 0, 60,
+      "SIGTERM to SIGKILL grace, counted in an execution's deadline"),
+    F("metrics_require_key", JC_CFG_BOOL, metrics_require_key, "false", 0, 0,
+      "require the internal key on GET /metrics"),
+    F("limits.body_jobs_bytes", JC_CFG_INT, max_body_jobs, "2097152", 1024, 1073741824,
+      "largest POST /v1/jobs body"),
+    F("limits.body_chunk_bytes", JC_CFG_INT, max_body_chunk, "1048576", 1024, 1073741824,
+      "largest log chunk and runtime output body"),
+    F("limits.body_other_bytes", JC_CFG_INT, max_body_other, "262144", 1024, 1073741824,
+      "largest other request body"),
+    F("limits.script_bytes", JC_CFG_INT, max_script_bytes, "1048576", 1, 1073741824,
+      "largest job script"),
+    F("limits.input_bytes", JC_CFG_INT, max_input_bytes, "262144", 2, 1073741824,
+      "largest job input (compact JSON)"),
+    F("limits.env_entries", JC_CFG_INT, max_env, "64", 0, 4096, "most env entries of a job"),
+    F("limits.env_value_bytes", JC_CFG_INT, max_env_value, "4096", 1, 1048576, "longest env value"),
+    F("limits.output_bytes", JC_CFG_INT, max_output_bytes, "1048576", 2, 1073741824,
+      "largest job output (compact JSON)"),
+    F("limits.variable_bytes", JC_CFG_INT, max_variable_bytes, "65536", 2, 1073741824,
+      "largest variable value (compact JSON)"),
+    F("limits.memory_mb", JC_CFG_INT, max_memory_mb, "65536", 16, 65536,
+      "largest resources.memory_mb"),
+    F("limits.pids", JC_CFG_INT, max_pids, "32768", 8, 32768, "largest resources.pids"),
+    FD("limits.cpu", max_cpu, "0", 0, 4096, "largest resources.cpu (0: the host's cores)"),
+    F("limits.tmp_mb", JC_CFG_INT, max_tmp_mb, "16384", 1, 16384, "largest resources.tmp_mb"),
+    F("limits.workspace_mb", JC_CFG_INT, max_workspace_mb, "16384", 1, 16384,
+      "largest resources.workspace_mb"),
+    F("limits.output_mb", JC_CFG_INT, max_output_mb, "1024", 1, 1024,
+      "largest resources.output_mb"),
+    F("limits.timeout_s", JC_CFG_INT, max_timeout_s, "86400", 1, 86400, "largest timeout_s"),
+    F("limits.wait_s", JC_CFG_INT, max_wait_s, "30", 0, 300, "longest claim long-poll"),
+    F("runtime.rate", JC_CFG_INT, runtime_rate, "100", 1, 100000,
+      "runtime API requests per second per execution"),
+    F("runtime.burst", JC_CFG_INT, runtime_burst, "200", 1, 100000,
+      "runtime API burst per execution"),
+    F("idempotency_ttl_s", JC_CFG_INT, idempotency_ttl_s, "86400", 60, 2592000,
+      "how long an Idempotency-Key is remembered"),
+};
+
+const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};
