@@ -18,6 +18,7 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/jwt.h"
 #include "jobcell/random.h"
+#include "sqlite_ext.h"
 #include "store.h"
 
 #define STMT_CACHE 64
@@ -287,6 +288,8 @@ static const char *const migrations[] = {
     " PRIMARY KEY (owner, key)) WITHOUT ROWID;"
     "CREATE TABLE orchestrators (id TEXT PRIMARY KEY, info TEXT NOT NULL,"
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 2: schedules (sqlite_schedules.c). */
+    JC_SQLITE_SCHEDULES_SCHEMA,
 };
 
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {
@@ -613,15 +616,45 @@ static const char SQL_EXE_INSERT[] =
     "INSERT INTO executions (id, job_id, attempt, status, priority, sched, scheduled_for,"
     " created_at) VALUES (?, ?, ?, 0, ?, ?, ?, ?)";
 
+/* Insert a job and its first execution inside the caller's transaction. */
+static int job_insert(conn *c, const jc_job_new *in, jc_err *err) {
+    static const char sql_job[] =
+        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s,"
+        " max_attempts, backoff_s, backoff_max_s, on_failure, log_cap, latest_exe)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const json_t *spec = in->spec;
+    int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
+    sqlite3_stmt *s = prep(c, sql_job, err);
+    if (!s ||
+        bindf(c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
+              (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
+              spec_int(spec, "retry", "backoff_s", 10),
+              spec_int(spec, "retry", "backoff_max_s", 600),
+              (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
+              output_mb * 1024 * 1024, in->execution_id) < 0 ||
+        run(c, s, err) < 0)
+        return -1;
+    s = prep(c, SQL_EXE_INSERT, err);
+    if (!s ||
+        bindf(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1, (int64_t)in->priority,
+              in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
+        return -1;
+    if ((in->scheduled_for ? sqlite3_bind_int64(s, 6, in->scheduled_for)
+                           : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 7, in->created_at) != SQLITE_OK) {
+        db_fail(c->db, err, "bind");
+        return -1;
+    }
+    if (run(c, s, err) < 0)
+        return -1;
+    return 0;
+}
+
 int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_err *err) {
     static const char sql_idem_get[] =
         "SELECT request_hash, response FROM idempotency WHERE owner = ? AND key = ?";
     static const char sql_idem_put[] = "INSERT INTO idempotency (owner, key, request_hash,"
                                        " response, created_at) VALUES (?, ?, ?, ?, ?)";
-    static const char sql_job[] =
-        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s,"
-        " max_attempts, backoff_s, backoff_max_s, on_failure, log_cap, latest_exe)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (replay)
         *replay = NULL;
     conn *c = conn_get(st, err);
@@ -650,30 +683,7 @@ int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_er
         }
         sqlite3_reset(s);
     }
-    const json_t *spec = in->spec;
-    int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
-    s = prep(c, sql_job, err);
-    if (!s ||
-        bindf(c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
-              (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
-              spec_int(spec, "retry", "backoff_s", 10),
-              spec_int(spec, "retry", "backoff_max_s", 600),
-              (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
-              output_mb * 1024 * 1024, in->execution_id) < 0 ||
-        run(c, s, err) < 0)
-        goto fail;
-    s = prep(c, SQL_EXE_INSERT, err);
-    if (!s ||
-        bindf(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1, (int64_t)in->priority,
-              in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
-        goto fail;
-    if ((in->scheduled_for ? sqlite3_bind_int64(s, 6, in->scheduled_for)
-                           : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 7, in->created_at) != SQLITE_OK) {
-        db_fail(c->db, err, "bind");
-        goto fail;
-    }
-    if (run(c, s, err) < 0)
+    if (job_insert(c, in, err) < 0)
         goto fail;
     if (in->idempotency_key) {
         s = prep(c, sql_idem_put, err);
@@ -1540,4 +1550,28 @@ int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
     if (!s || bindf(c, s, err, "i", before) < 0)
         return -1;
     return run(c, s, err);
+}
+
+/* ---- extensions: other files of this backend (sqlite_ext.h) ------------------------- */
+
+int jc_sqlite_tx(jc_store *st, jc_sqlite_tx_fn fn, void *arg, jc_err *err) {
+    conn *c = conn_get(st, err);
+    if (!c || tx_begin(c, err) < 0)
+        return -1;
+    int r = fn(st, c->db, arg, err);
+    if (r < 0 || tx_commit(c, err) < 0) {
+        tx_rollback(c);
+        return -1;
+    }
+    return r;
+}
+
+sqlite3 *jc_sqlite_db(jc_store *st, jc_err *err) {
+    conn *c = conn_get(st, err);
+    return c ? c->db : NULL;
+}
+
+int jc_sqlite_job_insert(jc_store *st, const jc_job_new *in, jc_err *err) {
+    conn *c = conn_get(st, err);
+    return c ? job_insert(c, in, err) : -1;
 }
