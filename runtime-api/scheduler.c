@@ -277,8 +277,7 @@ static int fire_one(jc_store *st, const jc_schedule *s, int64_t now, jc_schedule
     return 0;
 }
 
-static int release_pending(jc_store *st, const jc_schedule *s, jc_scheduler_pass *p,
-                           jc_err *err) {
+static int release_pending(jc_store *st, const jc_schedule *s, jc_scheduler_pass *p, jc_err *err) {
     char job_id[JC_ID_MAX], exe_id[JC_ID_MAX];
     jc_schedule_fire f = {.kind = JC_FIRE_PENDING, .schedule_id = s->id};
     if (new_job(s, job_id, exe_id, &f.job, err) < 0)
@@ -312,8 +311,8 @@ int jc_scheduler_run(jc_store *st, int64_t now, jc_scheduler_pass *out, jc_err *
             jc_err_clear(&e);
             size_t before = p.stale;
             if (fire_one(st, &due[i], now, &p, &e) < 0) {
-                jc_log(JC_LOG_ERROR, "schedule tick failed", "schedule", due[i].id, "error",
-                       e.msg, NULL);
+                jc_log(JC_LOG_ERROR, "schedule tick failed", "schedule", due[i].id, "error", e.msg,
+                       NULL);
                 if (err && rc == 0)
                     *err = e;
                 rc = -1;
@@ -331,8 +330,8 @@ int jc_scheduler_run(jc_store *st, int64_t now, jc_scheduler_pass *out, jc_err *
         for (size_t i = 0; i < n; i++) {
             jc_err e;
             if (release_pending(st, &pend[i], &p, &e) < 0)
-                jc_log(JC_LOG_ERROR, "schedule queued tick failed", "schedule", pend[i].id,
-                       "error", e.msg, NULL);
+                jc_log(JC_LOG_ERROR, "schedule queued tick failed", "schedule", pend[i].id, "error",
+                       e.msg, NULL);
         }
         jc_schedules_free(pend, n);
     }

@@ -19,9 +19,9 @@
 
 #define MAX_JITTER_S 3600
 
-static const char *const schedule_keys[] = {
-    "name", "cron", "timezone", "job", "overlap", "catchup", "jitter_s", "paused", "start_at",
-    "end_at", NULL};
+static const char *const schedule_keys[] = {"name",     "cron",    "timezone", "job",
+                                            "overlap",  "catchup", "jitter_s", "paused",
+                                            "start_at", "end_at",  NULL};
 static const char *const overlap_names[] = {"skip", "queue", "allow"};
 static const char *const catchup_names[] = {"none", "one"};
 
@@ -52,12 +52,12 @@ static json_t *schedule_json(const jc_schedule *s) {
     json_t *o = json_pack(
         "{s:s, s:s, s:s, s:s, s:s, s:O, s:s, s:s, s:I, s:b, s:o, s:o, s:o, s:o, s:o, s:o, s:o,"
         " s:I, s:I, s:I}",
-        "id", s->id, "owner", s->owner, "name", s->name, "cron", s->cron, "timezone",
-        s->timezone, "job", s->job ? s->job : json_null(), "overlap", overlap_names[s->overlap],
-        "catchup", catchup_names[s->catchup], "jitter_s", (json_int_t)s->jitter_s, "paused",
-        s->paused, "start_at", time_or_null(s->start_at), "end_at", time_or_null(s->end_at),
-        "created_at", time_or_null(s->created_at), "updated_at", time_or_null(s->updated_at),
-        "next_run_at", time_or_null(s->paused ? 0 : s->next_run_at), "next_tick",
+        "id", s->id, "owner", s->owner, "name", s->name, "cron", s->cron, "timezone", s->timezone,
+        "job", s->job ? s->job : json_null(), "overlap", overlap_names[s->overlap], "catchup",
+        catchup_names[s->catchup], "jitter_s", (json_int_t)s->jitter_s, "paused", s->paused,
+        "start_at", time_or_null(s->start_at), "end_at", time_or_null(s->end_at), "created_at",
+        time_or_null(s->created_at), "updated_at", time_or_null(s->updated_at), "next_run_at",
+        time_or_null(s->paused ? 0 : s->next_run_at), "next_tick",
         time_or_null(s->paused ? 0 : s->next_tick), "last_tick", time_or_null(s->last_tick),
         "fired", (json_int_t)s->fired, "skipped", (json_int_t)s->skipped, "missed",
         (json_int_t)s->missed);
@@ -136,8 +136,7 @@ static int apply_fields(jc_api *api, const json_t *body, jc_schedule *s, jc_err 
         if (jc_job_validate(api, v, &f, err) < 0) {
             if (err) {
                 char field[sizeof(err->field)];
-                snprintf(field, sizeof(field), "job%s%.120s", err->field[0] ? "." : "",
-                         err->field);
+                snprintf(field, sizeof(field), "job%s%.120s", err->field[0] ? "." : "", err->field);
                 snprintf(err->field, sizeof(err->field), "%s", field);
                 jc_err_prefix(err, "job");
             }
@@ -237,8 +236,8 @@ static int query_limit(jc_req *req, int64_t def, int64_t max, size_t *out, jc_er
     errno = 0;
     long long x = strtoll(v, &end, 10);
     if (!*v || *end || errno || x < 1 || x > max || v[0] == '+' || v[0] == ' ')
-        return jc_err_field(err, JC_E_INVALID, "limit", "limit must be an integer between 1 and %lld",
-                            (long long)max);
+        return jc_err_field(err, JC_E_INVALID, "limit",
+                            "limit must be an integer between 1 and %lld", (long long)max);
     *out = (size_t)x;
     return 0;
 }
@@ -385,13 +384,12 @@ static int list_runs(jc_req *req, jc_err *err) {
         return -1;
     json_t *arr = json_array();
     for (size_t i = 0; i < n; i++) {
-        json_t *o = json_pack("{s:o, s:b, s:s, s:o}", "tick", time_or_null(runs[i].tick),
-                              "trigger", runs[i].tick == 0, "job_id", runs[i].job_id, "fired_at",
+        json_t *o = json_pack("{s:o, s:b, s:s, s:o}", "tick", time_or_null(runs[i].tick), "trigger",
+                              runs[i].tick == 0, "job_id", runs[i].job_id, "fired_at",
                               time_or_null(runs[i].fired_at));
         jc_execution e;
         jc_err ignored;
-        if (jc_store_execution_get(api->store, runs[i].execution_id, &e,
-                                   &ignored) == 0) {
+        if (jc_store_execution_get(api->store, runs[i].execution_id, &e, &ignored) == 0) {
             json_object_set_new(o, "execution", jc_execution_json(&e));
             jc_execution_clear(&e);
         }
@@ -409,8 +407,8 @@ void jc_schedule_annotate(jc_api *api, const char *job_id, json_t *obj) {
     if (!obj || jc_store_schedule_of_job(api->store, job_id, id, &tick, &found, &ignored) < 0 ||
         !found)
         return;
-    json_object_set_new(obj, "schedule", json_pack("{s:s, s:o}", "id", id, "tick",
-                                                   time_or_null(tick)));
+    json_object_set_new(obj, "schedule",
+                        json_pack("{s:s, s:o}", "id", id, "tick", time_or_null(tick)));
 }
 
 int jc_schedule_routes(jc_router *r, jc_api *api, jc_err *err) {
@@ -447,10 +445,7 @@ int jc_schedule_routes(jc_router *r, jc_api *api, jc_err *err) {
          "/v1/schedules/{id}/trigger",
          trigger_schedule,
          {.max_body = other, .auth = JC_AUTH_USER, .group = "schedules"}},
-        {"GET",
-         "/v1/schedules/{id}/runs",
-         list_runs,
-         {.auth = JC_AUTH_USER, .group = "schedules"}},
+        {"GET", "/v1/schedules/{id}/runs", list_runs, {.auth = JC_AUTH_USER, .group = "schedules"}},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
         if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) < 0)

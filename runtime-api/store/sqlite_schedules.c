@@ -176,10 +176,9 @@ static int create_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
                 " next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 err);
     if (!ins ||
-        bind(db, ins, err, "ssssssiiiittiitt", s->id, s->owner, s->name, s->cron, s->timezone,
-             NULL, (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused,
-             s->start_at, s->end_at, s->created_at, s->updated_at, s->next_tick,
-             s->next_run_at) < 0)
+        bind(db, ins, err, "ssssssiiiittiitt", s->id, s->owner, s->name, s->cron, s->timezone, NULL,
+             (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused, s->start_at,
+             s->end_at, s->created_at, s->updated_at, s->next_tick, s->next_run_at) < 0)
         return -1;
     _cleanup_free_ char *job = json_dumps(s->job, JSON_COMPACT);
     if (!job || sqlite3_bind_text(ins, 6, job, -1, SQLITE_TRANSIENT) != SQLITE_OK)
@@ -241,13 +240,13 @@ int jc_store_schedule_list(jc_store *st, const char *owner, size_t limit, const 
 
 int jc_store_schedule_update(jc_store *st, const jc_schedule *s, int64_t now, jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
-    _cleanup_stmt_ sqlite3_stmt *u = prepare(
-        db,
-        "UPDATE schedules SET name = ?, cron = ?, timezone = ?, job = ?, overlap = ?,"
-        " catchup = ?, jitter_s = ?, paused = ?, start_at = ?, end_at = ?, updated_at = ?,"
-        " next_tick = ?, next_run_at = ?,"
-        " pending_tick = CASE WHEN ?8 THEN NULL ELSE pending_tick END WHERE id = ?",
-        err);
+    _cleanup_stmt_ sqlite3_stmt *u =
+        prepare(db,
+                "UPDATE schedules SET name = ?, cron = ?, timezone = ?, job = ?, overlap = ?,"
+                " catchup = ?, jitter_s = ?, paused = ?, start_at = ?, end_at = ?, updated_at = ?,"
+                " next_tick = ?, next_run_at = ?,"
+                " pending_tick = CASE WHEN ?8 THEN NULL ELSE pending_tick END WHERE id = ?",
+                err);
     if (!u || bind(db, u, err, "sssjiiiittitts", s->name, s->cron, s->timezone, s->job,
                    (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused,
                    s->start_at, s->end_at, now, s->next_tick, s->next_run_at, s->id) < 0)
@@ -408,8 +407,9 @@ static int fire_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
                     "UPDATE schedules SET next_tick = ?, next_run_at = ?, last_tick = ?,"
                     " missed = missed + ?, skipped = skipped + ?, pending_tick = ? WHERE id = ?",
                     err);
-        if (!u || bind(db, u, err, "ttiiits", f->next_tick, f->next_run_at, f->tick, f->missed,
-                       skipped, pending, f->schedule_id) < 0 ||
+        if (!u ||
+            bind(db, u, err, "ttiiits", f->next_tick, f->next_run_at, f->tick, f->missed, skipped,
+                 pending, f->schedule_id) < 0 ||
             step(db, u, err, "advance schedule") < 0)
             return -1;
     }

@@ -92,19 +92,19 @@ typedef enum jc_fire_kind {
 } jc_fire_kind;
 
 typedef enum jc_fire_outcome {
-    JC_FIRED = 1,      /* a job was created */
-    JC_FIRE_SKIPPED,   /* overlap: the tick was dropped and counted */
-    JC_FIRE_QUEUED,    /* overlap queue: the tick waits for the live run */
-    JC_FIRE_ADVANCED,  /* nothing to fire (missed ticks): only advanced */
-    JC_FIRE_STALE,     /* someone else already handled this tick (or nothing to do) */
+    JC_FIRED = 1,     /* a job was created */
+    JC_FIRE_SKIPPED,  /* overlap: the tick was dropped and counted */
+    JC_FIRE_QUEUED,   /* overlap queue: the tick waits for the live run */
+    JC_FIRE_ADVANCED, /* nothing to fire (missed ticks): only advanced */
+    JC_FIRE_STALE,    /* someone else already handled this tick (or nothing to do) */
 } jc_fire_outcome;
 
 typedef struct jc_schedule_fire {
     jc_fire_kind kind;
     const char *schedule_id;
-    int64_t expect_next_tick; /* TICK: the next_tick the caller saw */
-    bool fire;                /* TICK: create a run for `tick` (false: only advance) */
-    int64_t tick;             /* TICK: the tick to record (fired or skipped) */
+    int64_t expect_next_tick;       /* TICK: the next_tick the caller saw */
+    bool fire;                      /* TICK: create a run for `tick` (false: only advance) */
+    int64_t tick;                   /* TICK: the tick to record (fired or skipped) */
     int64_t next_tick, next_run_at; /* TICK: the new values (0: none, the schedule ended) */
     int64_t missed;                 /* TICK: ticks dropped or folded into this one */
     jc_job_new job; /* the job to create (ids, owner, spec, times chosen by the caller) */
