@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -809,6 +810,32 @@ static void req_free(jc_req *req) {
     free(req);
 }
 
+/* Per-connection state: a strike count (the runtime API closes a connection after too
+ * many invalid tokens on it). Allocated when the connection opens, freed when it closes. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(unsigned));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+unsigned jc_req_connection_strike(jc_req *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    unsigned *strikes = ci ? ci->socket_context : NULL;
+    /* a connection is served by one thread at a time: no lock needed */
+    return strikes ? ++*strikes : UINT_MAX;
+}
+
+void jc_req_close_connection(jc_req *req) {
+    jc_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
     (void)cls;
@@ -1088,8 +1115,9 @@ static int listener_start(jc_server *s, listener *l, const char *addr, bool runt
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!l->daemon)
         return jc_err_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s", addr);
     return 0;
