@@ -3,9 +3,9 @@
 if(TARGET jobcell-api)
   find_program(JC_PYTHON3 python3 REQUIRED)
   set(jc_sched_test_dir ${CMAKE_CURRENT_SOURCE_DIR}/integration/schedules)
-  foreach(t schedules_api schedules_crash)
+  foreach(t schedules_api schedules_crash schedules_cli)
     add_test(NAME ${t} COMMAND ${JC_PYTHON3} ${jc_sched_test_dir}/test_${t}.py)
     set_tests_properties(${t} PROPERTIES LABELS "integration;schedules" TIMEOUT 120
-      ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}/integration/api:${jc_sched_test_dir};PYTHONDONTWRITEBYTECODE=1")
+      ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;JC_CLI_BIN=$<TARGET_FILE:jobcell-cli>;PYTHONPATH=${CMAKE_CURRENT_SOURCE_DIR}/integration/api:${jc_sched_test_dir};PYTHONDONTWRITEBYTECODE=1")
   endforeach()
 endif()
