@@ -126,6 +126,7 @@ static int post_claims(jc_req *req, jc_err *err) {
             jc_metrics_claims(api->metrics, n);
             return jc_reply_json(req, 200, json_pack("{s:o}", "claims", arr), err);
         }
+        jc_claims_free(claims, n);
         int64_t wake = w->deadline;
         if (next_due > now && next_due < wake)
             wake = next_due;

@@ -1041,7 +1041,7 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
     return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
+JC_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);

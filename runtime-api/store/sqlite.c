@@ -899,6 +899,10 @@ int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int6
     }
     if (tx_commit(c, err) < 0)
         goto fail;
+    if (count == 0) {
+        free(v);
+        v = NULL;
+    }
     *out = v;
     *n = count;
     return 0;
