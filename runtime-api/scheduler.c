@@ -195,8 +195,15 @@ static int new_job(const jc_schedule *s, char job_id[JC_ID_MAX], char exe_id[JC_
     return 0;
 }
 
-static int fire_one(jc_store *st, const jc_schedule *s, int64_t now, jc_scheduler_pass *p,
-                    jc_err *err) {
+/* One due schedule's decision, made before the batch transaction. */
+typedef struct plan {
+    jc_schedule_fire f;
+    char job_id[JC_ID_MAX], exe_id[JC_ID_MAX];
+    int64_t lag;
+    const jc_schedule *s;
+} plan;
+
+static int plan_one(const jc_schedule *s, int64_t now, plan *pl, jc_err *err) {
     int64_t jitter = jc_schedule_jitter_ms(s->id, s->jitter_s);
     jc_cron cron;
     const jc_tz *tz;
@@ -228,10 +235,10 @@ static int fire_one(jc_store *st, const jc_schedule *s, int64_t now, jc_schedule
         last = s->next_tick;
         tick = s->next_tick;
     }
-    int64_t lag = now - (last + jitter);
-    bool fire = k > 0 && (lag <= JC_SCHEDULE_GRACE_MS || s->catchup == JC_CATCHUP_ONE);
-    char job_id[JC_ID_MAX], exe_id[JC_ID_MAX];
-    jc_schedule_fire f = {
+    pl->s = s;
+    pl->lag = now - (last + jitter);
+    bool fire = k > 0 && (pl->lag <= JC_SCHEDULE_GRACE_MS || s->catchup == JC_CATCHUP_ONE);
+    pl->f = (jc_schedule_fire){
         .kind = JC_FIRE_TICK,
         .schedule_id = s->id,
         .expect_next_tick = s->next_tick,
@@ -241,24 +248,32 @@ static int fire_one(jc_store *st, const jc_schedule *s, int64_t now, jc_schedule
         .next_run_at = tick ? tick + jitter : 0,
         .missed = k > 0 ? k - (fire ? 1 : 0) : 0,
     };
-    if (fire && new_job(s, job_id, exe_id, &f.job, err) < 0)
+    pl->job_id[0] = pl->exe_id[0] = '\0';
+    if (fire && new_job(s, pl->job_id, pl->exe_id, &pl->f.job, err) < 0)
         return -1;
-    jc_fire_outcome outcome;
-    if (jc_store_schedule_fire(st, &f, &outcome, NULL, err) < 0)
-        return -1;
+    return 0;
+}
+
+static void report(const plan *pl, jc_fire_outcome outcome, jc_scheduler_pass *p) {
+    const jc_schedule *s = pl->s;
     if (outcome == JC_FIRE_STALE) {
         p->stale++;
-        return 0;
+        return;
     }
-    p->missed += (size_t)f.missed;
+    if (outcome == JC_FIRE_FAILED) {
+        jc_log(JC_LOG_ERROR, "schedule tick failed; it is retried on the next pass", "schedule",
+               s->id, NULL);
+        return;
+    }
+    p->missed += (size_t)pl->f.missed;
     char tick_text[32];
-    jc_time_format_ms(last, tick_text, sizeof(tick_text));
+    jc_time_format_ms(pl->f.tick, tick_text, sizeof(tick_text));
     switch (outcome) {
     case JC_FIRED:
         p->fired++;
-        observe_lag(lag);
-        jc_log(JC_LOG_INFO, "schedule fired", "schedule", s->id, "tick", tick_text, "job", job_id,
-               NULL);
+        observe_lag(pl->lag);
+        jc_log(JC_LOG_DEBUG, "schedule fired", "schedule", s->id, "tick", tick_text, "job",
+               pl->job_id, NULL);
         break;
     case JC_FIRE_SKIPPED:
         p->skipped++;
@@ -268,13 +283,58 @@ static int fire_one(jc_store *st, const jc_schedule *s, int64_t now, jc_schedule
     case JC_FIRE_QUEUED: p->queued++; break;
     default: break;
     }
-    if (f.missed > 0) {
+    if (pl->f.missed > 0) {
         char n[24];
-        snprintf(n, sizeof(n), "%" PRId64, f.missed);
+        snprintf(n, sizeof(n), "%" PRId64, pl->f.missed);
         jc_log(JC_LOG_WARN, "schedule ticks missed", "schedule", s->id, "count", n, "catchup",
                s->catchup == JC_CATCHUP_ONE ? "one" : "none", NULL);
     }
-    return 0;
+}
+
+/* Fire a batch of due schedules in one transaction. Returns how many made progress. */
+static size_t fire_batch(jc_store *st, const jc_schedule *due, size_t n, int64_t now,
+                         jc_scheduler_pass *p, jc_err *err, int *rc) {
+    plan *plans = calloc(n ? n : 1, sizeof(*plans));
+    jc_schedule_fire *fires = calloc(n ? n : 1, sizeof(*fires));
+    jc_fire_outcome *out = calloc(n ? n : 1, sizeof(*out));
+    size_t m = 0, progressed = 0;
+    if (!plans || !fires || !out) {
+        jc_err_sys(err, ENOMEM, "scheduler batch");
+        *rc = -1;
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        jc_err e;
+        jc_err_clear(&e);
+        if (plan_one(&due[i], now, &plans[m], &e) < 0) {
+            jc_log(JC_LOG_ERROR, "schedule tick failed", "schedule", due[i].id, "error", e.msg,
+                   NULL);
+            *rc = -1;
+            continue;
+        }
+        m++;
+    }
+    /* The plans hold the ids the fires point at: copy only after they stop moving. */
+    for (size_t i = 0; i < m; i++) {
+        fires[i] = plans[i].f;
+        if (fires[i].fire) {
+            fires[i].job.job_id = plans[i].job_id;
+            fires[i].job.execution_id = plans[i].exe_id;
+        }
+    }
+    if (m && jc_store_schedule_fire_many(st, fires, m, out, err) < 0) {
+        *rc = -1;
+        goto done;
+    }
+    for (size_t i = 0; i < m; i++) {
+        report(&plans[i], out[i], p);
+        progressed += out[i] != JC_FIRE_STALE && out[i] != JC_FIRE_FAILED;
+    }
+done:
+    free(plans);
+    free(fires);
+    free(out);
+    return progressed;
 }
 
 static int release_pending(jc_store *st, const jc_schedule *s, jc_scheduler_pass *p, jc_err *err) {
@@ -305,21 +365,7 @@ int jc_scheduler_run(jc_store *st, int64_t now, jc_scheduler_pass *out, jc_err *
             rc = -1;
             break;
         }
-        size_t progressed = 0;
-        for (size_t i = 0; i < n; i++) {
-            jc_err e;
-            jc_err_clear(&e);
-            size_t before = p.stale;
-            if (fire_one(st, &due[i], now, &p, &e) < 0) {
-                jc_log(JC_LOG_ERROR, "schedule tick failed", "schedule", due[i].id, "error", e.msg,
-                       NULL);
-                if (err && rc == 0)
-                    *err = e;
-                rc = -1;
-            } else if (p.stale == before) {
-                progressed++;
-            }
-        }
+        size_t progressed = fire_batch(st, due, n, now, &p, err, &rc);
         jc_schedules_free(due, n);
         if (n < BATCH || progressed == 0)
             break;

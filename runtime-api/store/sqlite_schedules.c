@@ -444,6 +444,46 @@ int jc_store_schedule_fire(jc_store *st, const jc_schedule_fire *f, jc_fire_outc
     return 0;
 }
 
+typedef struct many_arg {
+    const jc_schedule_fire *f;
+    size_t n;
+    jc_fire_outcome *out;
+} many_arg;
+
+static int exec(sqlite3 *db, const char *sql, jc_err *err) {
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK)
+        return db_err(db, err, sql);
+    return 0;
+}
+
+static int many_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
+    many_arg *m = arg;
+    for (size_t i = 0; i < m->n; i++) {
+        if (exec(db, "SAVEPOINT fire", err) < 0)
+            return -1;
+        fire_arg a = {.f = &m->f[i]};
+        jc_err e;
+        jc_err_clear(&e);
+        if (fire_tx(st, db, &a, &e) < 0) {
+            /* Undo this one only: its job insert must not outlive its failed run record. */
+            if (exec(db, "ROLLBACK TO fire", err) < 0)
+                return -1;
+            m->out[i] = e.code == JC_E_CONFLICT ? JC_FIRE_STALE : JC_FIRE_FAILED;
+        } else {
+            m->out[i] = a.outcome;
+        }
+        if (exec(db, "RELEASE fire", err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int jc_store_schedule_fire_many(jc_store *st, const jc_schedule_fire *f, size_t n,
+                                jc_fire_outcome *outcomes, jc_err *err) {
+    many_arg m = {f, n, outcomes};
+    return jc_sqlite_tx(st, many_tx, &m, err) < 0 ? -1 : 0;
+}
+
 /* ---- runs -------------------------------------------------------------------------- */
 
 int jc_store_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,

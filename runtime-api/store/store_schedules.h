@@ -97,6 +97,7 @@ typedef enum jc_fire_outcome {
     JC_FIRE_QUEUED,   /* overlap queue: the tick waits for the live run */
     JC_FIRE_ADVANCED, /* nothing to fire (missed ticks): only advanced */
     JC_FIRE_STALE,    /* someone else already handled this tick (or nothing to do) */
+    JC_FIRE_FAILED,   /* jc_store_schedule_fire_many: this one failed and was undone */
 } jc_fire_outcome;
 
 typedef struct jc_schedule_fire {
@@ -114,6 +115,12 @@ typedef struct jc_schedule_fire {
  * tick recorded for the created run (PENDING: the released tick). */
 int jc_store_schedule_fire(jc_store *st, const jc_schedule_fire *f, jc_fire_outcome *outcome,
                            int64_t *tick_out, jc_err *err);
+
+/* Fire several schedules in ONE transaction (the clock's batches: one commit instead of
+ * one per tick). Each fire is its own savepoint: one that fails is undone alone and gets
+ * JC_FIRE_FAILED (a tick that already exists gets JC_FIRE_STALE); the others commit. */
+int jc_store_schedule_fire_many(jc_store *st, const jc_schedule_fire *f, size_t n,
+                                jc_fire_outcome *outcomes, jc_err *err);
 
 typedef struct jc_schedule_run {
     int64_t tick; /* 0: a manual trigger */
