@@ -244,7 +244,7 @@ static int query_limit(jc_req *req, int64_t def, int64_t max, size_t *out, jc_er
 
 static int list_schedules(jc_req *req, jc_err *err) {
     size_t limit;
-    if (query_limit(req, 100, 500, &limit, err) < 0)
+    if (query_limit(req, 50, 500, &limit, err) < 0)
         return -1;
     jc_schedule *v = NULL;
     size_t n = 0;
