@@ -215,7 +215,8 @@ static int parse_five(const char *s, jc_cron *out, jc_err *err) {
         bool possible = false;
         for (unsigned m = 1; m <= 12 && !possible; m++)
             if (out->months & (1u << m))
-                possible = (out->days & ((1u << (max_day[m] + 1)) - 2)) != 0;
+                possible =
+                    (out->days & ((1ull << (max_day[m] + 1)) - 2)) != 0; /* bits 1..max_day */
         if (!possible)
             return field_err(err, F_DOM, begin[F_DOM],
                              "no day listed here exists in the months of the month field");
