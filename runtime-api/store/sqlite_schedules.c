@@ -468,7 +468,9 @@ static int many_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
             /* Undo this one only: its job insert must not outlive its failed run record. */
             if (exec(db, "ROLLBACK TO fire", err) < 0)
                 return -1;
-            m->out[i] = e.code == JC_E_CONFLICT ? JC_FIRE_STALE : JC_FIRE_FAILED;
+            /* CONFLICT: the tick exists already; NOT_FOUND: deleted meanwhile. */
+            m->out[i] = e.code == JC_E_CONFLICT || e.code == JC_E_NOT_FOUND ? JC_FIRE_STALE
+                                                                            : JC_FIRE_FAILED;
         } else {
             m->out[i] = a.outcome;
         }
