@@ -31,6 +31,7 @@
 #define MAX_SEGMENTS 16
 #define MAX_HEADERS 8
 #define MAX_QUERY 8
+#define AUDIT_PER_SECOND 20
 #define DEFAULT_MAX_BODY (256 * 1024)
 
 typedef struct route {
@@ -517,6 +518,21 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
+    /* Every failure is counted; at most AUDIT_PER_SECOND of them are written to the store,
+     * so a flood of bad credentials cannot turn into a flood of writes. */
+    static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t audit_second;
+    static unsigned audit_count;
+    int64_t second = jc_time_mono_ms() / 1000;
+    pthread_mutex_lock(&audit_lock);
+    if (second != audit_second) {
+        audit_second = second;
+        audit_count = 0;
+    }
+    bool write = audit_count++ < AUDIT_PER_SECOND;
+    pthread_mutex_unlock(&audit_lock);
+    if (!write)
+        return;
     json_t *f =
         json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
     jc_err ignored;

@@ -913,11 +913,12 @@ fail:
 }
 
 /* Load an execution inside a transaction and check the fence. */
-static int fence(jc_store *st, conn *c, const char *exe_id, const char *lease_token,
-                 jc_execution *e, jc_err *err) {
+static int fence(jc_store *st, conn *c, const char *exe_id, const char *orc,
+                 const char *lease_token, jc_execution *e, jc_err *err) {
     if (exe_load(st, c, exe_id, e, err) < 0)
         return -1;
-    bool live = e->status == JC_EXE_CLAIMED || e->status == JC_EXE_RUNNING;
+    bool live = (e->status == JC_EXE_CLAIMED || e->status == JC_EXE_RUNNING) &&
+                (!orc || strcmp(orc, e->orchestrator_id) == 0);
     bool match =
         lease_token && e->lease_token[0] &&
         jc_auth_equal(lease_token, strlen(lease_token), e->lease_token, strlen(e->lease_token));
@@ -928,15 +929,15 @@ static int fence(jc_store *st, conn *c, const char *exe_id, const char *lease_to
     return 0;
 }
 
-int jc_store_start(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                   int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
+int jc_store_start(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                   int64_t now, int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
     static const char sql[] = "UPDATE executions SET status = 2, started_at ="
                               " coalesce(started_at, ?1), lease_expires_at = ?2 WHERE id = ?3";
     conn *c = conn_get(st, err);
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     jc_execution_clear(&e);
     sqlite3_stmt *s = prep(c, sql, err);
@@ -950,14 +951,15 @@ fail:
     return -1;
 }
 
-int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                       int64_t lease_ms, int64_t *lease_expires_at, bool *cancel, jc_err *err) {
+int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                       int64_t now, int64_t lease_ms, int64_t *lease_expires_at, bool *cancel,
+                       jc_err *err) {
     static const char sql[] = "UPDATE executions SET lease_expires_at = ? WHERE id = ?";
     conn *c = conn_get(st, err);
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     *cancel = e.cancel_requested;
     jc_execution_clear(&e);
@@ -1035,7 +1037,7 @@ static jc_exe_status status_of_result(const json_t *result, bool cancel_requeste
     return JC_EXE_FAILED;
 }
 
-int jc_store_complete(jc_store *st, const char *exe_id, const char *lease_token,
+int jc_store_complete(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
                       const json_t *result, int64_t now, jc_exe_status *status, jc_err *err) {
     static const char sql_done[] = "SELECT status, completed_token FROM executions WHERE id = ?";
     static const char sql[] = "UPDATE executions SET status = ?, finished_at = ?, result = ?,"
@@ -1061,7 +1063,7 @@ int jc_store_complete(jc_store *st, const char *exe_id, const char *lease_token,
     }
     sqlite3_reset(s);
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     jc_exe_status final = status_of_result(result, e.cancel_requested);
     s = prep(c, sql, err);
@@ -1175,8 +1177,9 @@ int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const 
 
 /* ---- logs ----------------------------------------------------------------------------- */
 
-int jc_store_log_append(jc_store *st, const char *exe_id, const char *lease_token, int64_t offset,
-                        const void *data, size_t len, jc_log_append *out, jc_err *err) {
+int jc_store_log_append(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                        int64_t offset, const void *data, size_t len, jc_log_append *out,
+                        jc_err *err) {
     static const char sql_cap[] = "SELECT j.log_cap FROM jobs j JOIN executions e ON"
                                   " e.job_id = j.id WHERE e.id = ?";
     static const char sql_chunk[] = "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, ?, ?)";
@@ -1189,7 +1192,7 @@ int jc_store_log_append(jc_store *st, const char *exe_id, const char *lease_toke
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     int64_t L = e.log_bytes;
     bool truncated = e.log_truncated;
@@ -1554,6 +1557,44 @@ int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
     if (!s || bindf(c, s, err, "i", before) < 0)
         return -1;
     return run(c, s, err);
+}
+
+/* ---- the runtime API's hot path ------------------------------------------------------- */
+
+int jc_store_runtime_get(jc_store *st, const char *exe_id, const char *key, jc_execution *exe,
+                         jc_variable *var, bool *var_found, jc_err *err) {
+    /* EXE_COLS with result and output left out (NULL): a job's requests need the claim,
+     * not its output; and the variable in the same statement, so one read transaction
+     * serves the whole request */
+    static const char sql[] =
+        "SELECT e.id, e.job_id, j.owner, e.attempt, e.status, e.orchestrator_id, e.lease_token,"
+        " e.lease_expires_at, e.created_at, e.scheduled_for, e.claimed_at, e.started_at,"
+        " e.finished_at, j.timeout_s, NULL, NULL, e.condition, e.log_bytes, e.log_truncated,"
+        " e.cancel_requested, v.value, v.updated_at FROM executions e JOIN jobs j ON j.id ="
+        " e.job_id LEFT JOIN variables v ON v.owner = j.owner AND v.key = ?2 WHERE e.id = ?1";
+    if (var)
+        memset(var, 0, sizeof(*var));
+    if (var_found)
+        *var_found = false;
+    conn *c = conn_get(st, err);
+    sqlite3_stmt *s = c ? prep(c, sql, err) : NULL;
+    if (!s || bindf(c, s, err, "ss", exe_id, key) < 0)
+        return -1;
+    int r = step(c, s, err);
+    if (r == 1) {
+        exe_from_row(st, s, exe);
+        if (key && var && sqlite3_column_type(s, 20) != SQLITE_NULL) {
+            snprintf(var->key, sizeof(var->key), "%s", key);
+            var->value = col_json(s, 20);
+            var->updated_at = sqlite3_column_int64(s, 21);
+            if (var_found)
+                *var_found = true;
+        }
+    }
+    sqlite3_reset(s);
+    if (r == 0)
+        return jc_err_set(err, JC_E_NOT_FOUND, "no execution %s", exe_id);
+    return r < 0 ? -1 : 0;
 }
 
 /* ---- extensions: other files of this backend (sqlite_ext.h) ------------------------- */

@@ -109,8 +109,9 @@ static void start_all(jc_store *st, jc_claim **claims, size_t *n) {
         jc_store_claim(st, "host-a", 100, jc_time_now_ms(), 60000, claims, n, &next, &err), 0);
     for (size_t i = 0; i < *n; i++) {
         int64_t exp;
-        assert_int_equal(jc_store_start(st, (*claims)[i].exe.id, (*claims)[i].exe.lease_token,
-                                        jc_time_now_ms(), 60000, &exp, &err),
+        assert_int_equal(jc_store_start(st, (*claims)[i].exe.id, "host-a",
+                                        (*claims)[i].exe.lease_token, jc_time_now_ms(), 60000, &exp,
+                                        &err),
                          0);
     }
 }
@@ -120,8 +121,9 @@ static void finish_all(jc_store *st, jc_claim *claims, size_t n) {
     json_t *res = json_pack("{s:s, s:i}", "reason", "exited", "exit_code", 0);
     for (size_t i = 0; i < n; i++) {
         jc_exe_status status;
-        assert_int_equal(jc_store_complete(st, claims[i].exe.id, claims[i].exe.lease_token, res,
-                                           jc_time_now_ms(), &status, &err),
+        assert_int_equal(jc_store_complete(st, claims[i].exe.id, "host-a",
+                                           claims[i].exe.lease_token, res, jc_time_now_ms(),
+                                           &status, &err),
                          0);
         assert_int_equal(status, JC_EXE_SUCCEEDED);
     }

@@ -132,28 +132,37 @@ static void test_fencing_and_complete(void **state) {
     jc_err err;
     int64_t exp;
     bool cancel;
-    assert_int_equal(jc_store_start(f->st, e, "lt_wrong", f->now, 30000, &exp, &err), -1);
+    assert_int_equal(jc_store_start(f->st, e, NULL, "lt_wrong", f->now, 30000, &exp, &err), -1);
     assert_int_equal(err.code, JC_E_LEASE_LOST);
     jc_execution x;
     assert_int_equal(jc_store_execution_get(f->st, e, &x, &err), 0);
     assert_int_equal(x.status, JC_EXE_CLAIMED);
     assert_int_equal(x.deadline_at, f->now + (60 + 5 + 60) * 1000);
     jc_execution_clear(&x);
-    assert_int_equal(jc_store_start(f->st, e, lt, f->now + 5, 30000, &exp, &err), 0);
+    assert_int_equal(jc_store_start(f->st, e, NULL, lt, f->now + 5, 30000, &exp, &err), 0);
     assert_int_equal(exp, f->now + 5 + 30000);
-    assert_int_equal(jc_store_start(f->st, e, lt, f->now + 6, 30000, &exp, &err), 0);
-    assert_int_equal(jc_store_heartbeat(f->st, e, lt, f->now + 7, 30000, &exp, &cancel, &err), 0);
+    assert_int_equal(jc_store_start(f->st, e, NULL, lt, f->now + 6, 30000, &exp, &err), 0);
+    assert_int_equal(jc_store_heartbeat(f->st, e, NULL, lt, f->now + 7, 30000, &exp, &cancel, &err),
+                     0);
     assert_false(cancel);
+    /* the right token from another orchestrator is fenced too */
+    assert_int_equal(
+        jc_store_heartbeat(f->st, e, "orc-2", lt, f->now + 7, 30000, &exp, &cancel, &err), -1);
+    assert_int_equal(err.code, JC_E_LEASE_LOST);
+    assert_int_equal(
+        jc_store_heartbeat(f->st, e, "orc-1", lt, f->now + 7, 30000, &exp, &cancel, &err), 0);
     json_t *ok = json_pack("{s:s, s:i}", "reason", "exited", "exit_code", 0);
     json_t *bad = json_pack("{s:s, s:i}", "reason", "exited", "exit_code", 1);
     jc_exe_status status;
-    assert_int_equal(jc_store_complete(f->st, e, "lt_wrong", ok, f->now + 8, &status, &err), -1);
+    assert_int_equal(jc_store_complete(f->st, e, NULL, "lt_wrong", ok, f->now + 8, &status, &err),
+                     -1);
     assert_int_equal(err.code, JC_E_LEASE_LOST);
-    assert_int_equal(jc_store_complete(f->st, e, lt, ok, f->now + 8, &status, &err), 0);
+    assert_int_equal(jc_store_complete(f->st, e, NULL, lt, ok, f->now + 8, &status, &err), 0);
     assert_int_equal(status, JC_EXE_SUCCEEDED);
-    assert_int_equal(jc_store_complete(f->st, e, lt, bad, f->now + 9, &status, &err), 0);
+    assert_int_equal(jc_store_complete(f->st, e, NULL, lt, bad, f->now + 9, &status, &err), 0);
     assert_int_equal(status, JC_EXE_SUCCEEDED); /* the repeat returns the stored status */
-    assert_int_equal(jc_store_heartbeat(f->st, e, lt, f->now + 9, 30000, &exp, &cancel, &err), -1);
+    assert_int_equal(jc_store_heartbeat(f->st, e, NULL, lt, f->now + 9, 30000, &exp, &cancel, &err),
+                     -1);
     assert_int_equal(err.code, JC_E_LEASE_LOST);
     assert_int_equal(jc_store_execution_set_output(f->st, e, ok, &err), -1);
     assert_int_equal(err.code, JC_E_LEASE_LOST);
@@ -173,15 +182,15 @@ static void test_logs(void **state) {
     jc_claims_free(c, n);
     jc_err err;
     jc_log_append a;
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 0, "abcdef", 6, &a, &err), 0);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 0, "abcdef", 6, &a, &err), 0);
     assert_int_equal(a.length, 6);
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 2, "cd", 2, &a, &err), 0);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 2, "cd", 2, &a, &err), 0);
     assert_int_equal(a.length, 6); /* duplicate */
     assert_int_equal(a.appended, 0);
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 4, "efgh", 4, &a, &err), 0);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 4, "efgh", 4, &a, &err), 0);
     assert_int_equal(a.length, 8); /* the tail only */
     assert_int_equal(a.appended, 2);
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 10, "x", 1, &a, &err), -1);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 10, "x", 1, &a, &err), -1);
     assert_int_equal(err.code, JC_E_RANGE);
     assert_int_equal(a.length, 8);
     jc_log_read r;
@@ -197,11 +206,11 @@ static void test_logs(void **state) {
     size_t big = (1u << 20);
     char *buf = malloc(big);
     memset(buf, 'z', big);
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 8, buf, big, &a, &err), 0);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 8, buf, big, &a, &err), 0);
     assert_int_equal(a.length, 1 << 20);
     assert_true(a.truncated);
     assert_int_equal(a.appended, (1u << 20) - 8);
-    assert_int_equal(jc_store_log_append(f->st, e, lt, 1 << 21, "x", 1, &a, &err), 0);
+    assert_int_equal(jc_store_log_append(f->st, e, NULL, lt, 1 << 21, "x", 1, &a, &err), 0);
     assert_true(a.truncated); /* no 416 once truncated */
     assert_int_equal(a.length, 1 << 20);
     free(buf);
@@ -219,7 +228,8 @@ static void test_reaper_and_retry(void **state) {
     int64_t due, exp;
     assert_int_equal(jc_store_claim(f->st, "o", 2, f->now, 1000, &c, &n, &due, &err), 0);
     assert_int_equal(n, 2);
-    assert_int_equal(jc_store_start(f->st, e, c[0].exe.lease_token, f->now, 1000, &exp, &err), 0);
+    assert_int_equal(jc_store_start(f->st, e, NULL, c[0].exe.lease_token, f->now, 1000, &exp, &err),
+                     0);
     jc_claims_free(c, n);
     size_t extended;
     assert_int_equal(jc_store_extend_leases(f->st, f->now + 500, 1000, &extended, &err), 0);

@@ -18,6 +18,7 @@ for i in range(N):
     submitted.add(r.json["executions"][0]["id"])
 
 held = {}        # execution id -> lease token, claims received before the crash
+owner = {}       # execution id -> the orchestrator id that claimed it
 completed = set()  # completes acknowledged before the crash
 lock = threading.Lock()
 stop = threading.Event()
@@ -34,6 +35,7 @@ def storm(i):
             for c in r.json["claims"]:
                 with lock:
                     held[c["execution_id"]] = c["lease_token"]
+                    owner[c["execution_id"]] = "storm-%d" % i
             for c in r.json["claims"]:
                 base = "/internal/v1/executions/%s/" % c["execution_id"]
                 s.internal("POST", base + "start", {"lease_token": c["lease_token"]},
@@ -80,9 +82,10 @@ for e, lt in held.items():
     if e in completed:
         continue
     base = "/internal/v1/executions/%s/" % e
-    s.internal("POST", base + "start", {"lease_token": lt})
+    s.internal("POST", base + "start", {"lease_token": lt}, orc=owner[e])
     r = s.internal("POST", base + "complete",
-                   {"lease_token": lt, "result": {"reason": "exited", "exit_code": 0}})
+                   {"lease_token": lt, "result": {"reason": "exited", "exit_code": 0}},
+                   orc=owner[e])
     fin_ok = fin_ok and r.status == 200 and r.json["status"] == "succeeded"
 check(fin_ok, "claims held across the crash complete after the restart")
 after = set()

@@ -267,6 +267,8 @@ r = expect(s.internal("POST", base + "/start", {"lease_token": lt}), 200, "start
 check("lease_expires_at" in r.json, "start answers lease_expires_at")
 expect(s.internal("POST", base + "/start", {"lease_token": lt}), 200, "repeated start")
 check(s.get("/v1/executions/" + eid, token=alice).json["status"] == "running", "now running")
+expect(s.internal("POST", base + "/heartbeat", {"lease_token": lt}, orc="host-b"), 409,
+       "heartbeat from another orchestrator with the right token", "lease_lost")
 r = expect(s.internal("POST", base + "/heartbeat", {"lease_token": lt}), 200, "heartbeat")
 check(r.json["cancel"] is False, "heartbeat cancel false")
 expect(s.internal("POST", base + "/heartbeat", {"lease_token": "nope"}), 409,

@@ -70,13 +70,14 @@ check(c_again["execution_id"] == c["execution_id"] and c_again["attempt"] == 1 a
       c_again["lease_token"] != c["lease_token"], "re-claimed with a new lease token")
 expect(s.internal("POST", exe_path(c, "start"), {"lease_token": c["lease_token"]}), 409,
        "the old claim's token is dead", "lease_lost")
-s.internal("POST", exe_path(c_again, "start"), {"lease_token": c_again["lease_token"]})
+s.internal("POST", exe_path(c_again, "start"), {"lease_token": c_again["lease_token"]},
+           orc="host-b")
 
 # 3. heartbeats keep the lease
 alive = True
 for _ in range(12):
     r = s.internal("POST", exe_path(c_again, "heartbeat"),
-                   {"lease_token": c_again["lease_token"]})
+                   {"lease_token": c_again["lease_token"]}, orc="host-b")
     alive = alive and r.status == 200
     time.sleep(0.25)
 check(alive and s.get("/v1/executions/" + c_again["execution_id"],
