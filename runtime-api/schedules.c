@@ -44,6 +44,13 @@ static bool name_valid(const char *s) {
     return chars >= 1 && chars <= 128;
 }
 
+static void audit(jc_req *req, const char *kind, const char *id) {
+    jc_err ignored;
+    json_t *f = json_pack("{s:s, s:s}", "schedule", id, "by", jc_req_principal(req)->user);
+    jc_store_audit(jc_req_api(req)->store, kind, f, jc_time_now_ms(), &ignored);
+    json_decref(f);
+}
+
 static json_t *time_or_null(int64_t ms) {
     return jc_time_json(ms);
 }
@@ -146,6 +153,9 @@ static int apply_fields(jc_api *api, const json_t *body, jc_schedule *s, jc_err 
         s->job = f.spec;
         if (!s->name[0])
             snprintf(s->name, sizeof(s->name), "%s", f.name);
+        else if (!json_object_get(v, "name"))
+            /* an unnamed job takes the schedule's name: its runs are easy to recognise */
+            json_object_set_new(s->job, "name", json_string(s->name));
     }
     int e = 0;
     if ((v = json_object_get(body, "overlap"))) {
@@ -219,6 +229,7 @@ static int post_schedule(jc_req *req, jc_err *err) {
         goto out;
     jc_log(JC_LOG_INFO, "schedule created", "schedule", s.id, "owner", s.owner, "cron", s.cron,
            "timezone", s.timezone, NULL);
+    audit(req, "schedule_create", s.id);
     jc_scheduler_wake();
     rc = reply_schedule(req, 201, &s, err);
 out:
@@ -301,6 +312,7 @@ static int delete_schedule(jc_req *req, jc_err *err) {
     if (jc_store_schedule_delete(api->store, id, scope_of(req), err) < 0)
         return -1;
     jc_log(JC_LOG_INFO, "schedule deleted", "schedule", id, NULL);
+    audit(req, "schedule_delete", id);
     jc_scheduler_wake();
     return jc_reply_empty(req, 204, err);
 }
@@ -346,6 +358,7 @@ static int trigger_schedule(jc_req *req, jc_err *err) {
     if (jc_schedule_trigger(api->store, &s, job_id, exe_id, err) < 0)
         goto out;
     jc_log(JC_LOG_INFO, "schedule triggered", "schedule", s.id, "job", job_id, NULL);
+    audit(req, "schedule_trigger", s.id);
     jc_api_notify_work(api);
     jc_job job;
     if (jc_store_job_get(api->store, job_id, NULL, &job, err) < 0)

@@ -77,6 +77,11 @@ check(nightly["id"].startswith("sch_") and nightly["owner"] == "alice" and
 check(nightly["next_run_at"] == "2026-11-19T01:30:00.000Z", "next run in the zone's time")
 check(nightly["job"]["timeout_s"] == 300 and nightly["job"]["resources"]["memory_mb"] == 512,
       "the job spec is stored complete, with defaults")
+check(nightly["job"]["name"] == "nightly", "an unnamed job takes the schedule's name")
+r = expect(post({"cron": "@daily", "job": dict(JOB, name="report")}), 201, "unnamed schedule")
+check(r.json["name"] == "report" and r.json["job"]["name"] == "report",
+      "an unnamed schedule takes the job's name")
+expect(s.request("DELETE", "/v1/schedules/" + r.json["id"], token=alice), 204, "DELETE it")
 expect(s.get("/v1/schedules/" + nightly["id"], token=bob), 404, "another user's schedule",
        "not_found")
 expect(s.request("DELETE", "/v1/schedules/" + nightly["id"], token=bob), 404,
