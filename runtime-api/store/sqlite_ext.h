@@ -37,13 +37,18 @@
     "CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, seq);"
 
 /* Run fn inside one BEGIN IMMEDIATE transaction on the calling thread's connection:
- * committed when fn returns >= 0 (its value is returned), rolled back when it returns -1. */
+ * committed when fn returns >= 0 (its value is returned), rolled back when it returns -1.
+ * (sqlite_schedules.c) */
 typedef int (*jc_sqlite_tx_fn)(jc_store *st, sqlite3 *db, void *arg, jc_err *err);
 int jc_sqlite_tx(jc_store *st, jc_sqlite_tx_fn fn, void *arg, jc_err *err);
 /* The calling thread's connection (for reads outside a transaction). */
 sqlite3 *jc_sqlite_db(jc_store *st, jc_err *err);
 /* Insert a job and its first execution (jc_store_job_create without idempotency), inside
- * the caller's transaction. */
+ * the caller's transaction on the calling thread's connection. */
 int jc_sqlite_job_insert(jc_store *st, const jc_job_new *in, jc_err *err);
+
+/* sqlite_jobs.c: the insert itself, on a connection (sqlite_db.h). */
+struct conn;
+int jc_sqlite_job_insert_conn(struct conn *c, const jc_job_new *in, jc_err *err);
 
 #endif

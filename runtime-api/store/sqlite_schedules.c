@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jobcell/cleanup.h"
+#include "sqlite_db.h"
 #include "sqlite_ext.h"
 #include "store_schedules.h"
 
@@ -83,6 +84,30 @@ static int step(sqlite3 *db, sqlite3_stmt *s, jc_err *err, const char *what) {
 static const char *text(sqlite3_stmt *s, int i) {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? (const char *)t : "";
+}
+
+/* ---- the transaction helpers of sqlite_ext.h ------------------------------------- */
+
+int jc_sqlite_tx(jc_store *st, jc_sqlite_tx_fn fn, void *arg, jc_err *err) {
+    conn *c = jc_sq_conn(st, err);
+    if (!c || jc_sq_begin(c, err) < 0)
+        return -1;
+    int r = fn(st, c->db, arg, err);
+    if (r < 0 || jc_sq_commit(c, err) < 0) {
+        jc_sq_rollback(c);
+        return -1;
+    }
+    return r;
+}
+
+sqlite3 *jc_sqlite_db(jc_store *st, jc_err *err) {
+    conn *c = jc_sq_conn(st, err);
+    return c ? c->db : NULL;
+}
+
+int jc_sqlite_job_insert(jc_store *st, const jc_job_new *in, jc_err *err) {
+    conn *c = jc_sq_conn(st, err);
+    return c ? jc_sqlite_job_insert_conn(c, in, err) : -1;
 }
 
 void jc_schedule_clear(jc_schedule *s) {
