@@ -418,6 +418,39 @@ static void test_two_stores_never_double_fire(void **state) {
     jc_store_close(other);
 }
 
+/* The real clock thread: asleep with nothing due, woken by a change, fires when (and not
+ * before) the run time comes. */
+static void test_clock_thread_sleeps_and_wakes(void **state) {
+    fixture *f = *state;
+    jc_api api = {.store = f->st};
+    jc_err err;
+    jc_schedule s;
+    make(f->st, "0 0 1 1 *", JC_OVERLAP_ALLOW, JC_CATCHUP_NONE, 0, 0, jc_time_now_ms(), &s);
+    assert_int_equal(jc_scheduler_start(&api, &err), 0);
+    usleep(100000); /* its first pass found nothing due: it sleeps (up to a minute) */
+    int64_t due = jc_time_now_ms() + 500;
+    s.next_tick = s.next_run_at = due;
+    assert_int_equal(jc_store_schedule_update(f->st, &s, jc_time_now_ms(), &err), 0);
+    jc_scheduler_wake();
+    usleep(200000);
+    assert_int_equal(runs_of(f->st, s.id, NULL), 0); /* not before its time */
+    size_t n = 0;
+    for (int i = 0; i < 300 && n == 0; i++) { /* bounded: 3 s */
+        usleep(10000);
+        n = runs_of(f->st, s.id, NULL);
+    }
+    int64_t seen = jc_time_now_ms();
+    jc_scheduler_stop();
+    assert_int_equal(n, 1);
+    assert_true(seen >= due);
+    jc_schedule_run *runs;
+    assert_int_equal(runs_of(f->st, s.id, &runs), 1);
+    assert_int_equal(runs[0].tick, due);
+    assert_true(runs[0].fired_at >= due);
+    free(runs);
+    jc_schedule_clear(&s);
+}
+
 int main(void) {
     jc_log_set_level(JC_LOG_ERROR);
     const struct CMUnitTest tests[] = {
@@ -432,6 +465,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_end_at_and_start_at, setup, teardown),
         cmocka_unit_test_setup_teardown(test_trigger_outside_clock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_two_stores_never_double_fire, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_clock_thread_sleeps_and_wakes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
