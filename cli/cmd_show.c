@@ -21,10 +21,21 @@ static void print_compact(const char *label, const json_t *v) {
     free(text);
 }
 
+/* The schedule (and tick) that created a job, when one did. */
+static void print_schedule_of(const json_t *obj) {
+    const json_t *sch = json_object_get(obj, "schedule");
+    if (!json_is_object(sch))
+        return;
+    const char *tick = json_string_value(json_object_get(sch, "tick"));
+    printf("  %-12s %s (%s%s)\n", "schedule", jc_cli_str(sch, "id"), tick ? "tick " : "",
+           tick ? tick : "run by hand");
+}
+
 static void print_execution(const json_t *exe) {
     printf("run %s (attempt %lld)\n", jc_cli_str(exe, "id"),
            (long long)json_integer_value(json_object_get(exe, "attempt")));
     printf("  %-12s %s\n", "status", jc_cli_str(exe, "status"));
+    print_schedule_of(exe);
     const char *orc = json_string_value(json_object_get(exe, "orchestrator_id"));
     if (orc)
         printf("  %-12s %s\n", "host", orc);
@@ -94,6 +105,7 @@ static int show_run(int argc, char **argv) {
     printf("  %-12s %s\n", "status",
            status ? status : jc_cli_str(jc_cli_latest_execution(doc), "status"));
     printf("  %-12s %s\n", "created", jc_cli_str(doc, "created_at"));
+    print_schedule_of(doc);
     const char *waiting = json_string_value(json_object_get(doc, "waiting_reason"));
     if (waiting)
         printf("  %-12s %s\n", "waiting", waiting);

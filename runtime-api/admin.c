@@ -16,6 +16,7 @@
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "jobcell/random.h"
+#include "schedules.h"
 #include "server.h"
 
 #define LOG_READ_MAX (16u << 20)
@@ -194,6 +195,7 @@ static int get_job(jc_req *req, jc_err *err) {
     if (jc_store_job_get(api->store, jc_req_param(req, "id"), scope_of(req), &job, err) < 0)
         return -1;
     json_t *o = job_with_executions(api, &job, err);
+    jc_schedule_annotate(api, job.id, o);
     jc_job_clear(&job);
     return o ? jc_reply_json(req, 200, o, err) : -1;
 }
@@ -241,6 +243,7 @@ static int get_execution(jc_req *req, jc_err *err) {
     if (visible_execution(req, &e, err) < 0)
         return -1;
     json_t *o = jc_execution_json(&e);
+    jc_schedule_annotate(jc_req_api(req), e.job_id, o);
     jc_execution_clear(&e);
     return jc_reply_json(req, 200, o, err);
 }

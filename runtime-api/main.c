@@ -14,6 +14,7 @@
 #include "jobcell/auth.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
+#include "schedules.h"
 #include "server.h"
 
 extern char **environ;
@@ -198,6 +199,7 @@ static int cmd_serve(int argc, char **argv) {
         goto out;
     }
     if (jc_admin_routes(main_router, &api, &err) < 0 ||
+        jc_schedule_routes(main_router, &api, &err) < 0 ||
         jc_internal_routes(main_router, &api, &err) < 0) {
         jc_router_free(main_router);
         jc_router_free(runtime_router);
@@ -212,6 +214,8 @@ static int cmd_serve(int argc, char **argv) {
         goto out;
     }
     reaper_started = true;
+    if (jc_scheduler_start(&api, &err) < 0)
+        goto out;
     char port[16], rport[16];
     snprintf(port, sizeof(port), "%d", jc_server_port(server, false));
     snprintf(rport, sizeof(rport), "%d", jc_server_port(server, true));
@@ -224,6 +228,7 @@ static int cmd_serve(int argc, char **argv) {
     jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     rc = 0;
 out:
+    jc_scheduler_stop();
     if (reaper_started) {
         pthread_mutex_lock(&rp.lock);
         rp.stop = true;

@@ -20,6 +20,7 @@
 #include "jobcell/jwt.h"
 #include "jobcell/random.h"
 #include "sqlite_db.h"
+#include "sqlite_ext.h"
 #include "store.h"
 
 /* ---- connections and statements ----------------------------------------------------- */
@@ -280,6 +281,8 @@ static const char *const migrations[] = {
     " PRIMARY KEY (owner, key)) WITHOUT ROWID;"
     "CREATE TABLE orchestrators (id TEXT PRIMARY KEY, info TEXT NOT NULL,"
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
+    /* 2: schedules (sqlite_schedules.c). */
+    JC_SQLITE_SCHEDULES_SCHEMA,
 };
 
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {

@@ -13,6 +13,7 @@
 #include "jobcell/auth.h"
 #include "jobcell/random.h"
 #include "sqlite_db.h"
+#include "sqlite_ext.h"
 #include "store.h"
 
 int jc_store_execution_get(jc_store *st, const char *exe_id, jc_execution *out, jc_err *err) {
@@ -113,15 +114,46 @@ static int64_t spec_int(const json_t *spec, const char *obj, const char *key, in
     return json_is_integer(v) ? json_integer_value(v) : def;
 }
 
+/* A job and its first execution, inside the caller's transaction (sqlite_ext.h: schedules
+ * create their runs with it in their own transaction). */
+int jc_sqlite_job_insert_conn(conn *c, const jc_job_new *in, jc_err *err) {
+    static const char sql_job[] =
+        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s,"
+        " max_attempts, backoff_s, backoff_max_s, on_failure, log_cap, latest_exe)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
+    const json_t *spec = in->spec;
+    int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
+    sqlite3_stmt *s = jc_sq_prep(c, sql_job, err);
+    if (!s ||
+        jc_sq_bind(
+            c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
+            (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
+            spec_int(spec, "retry", "backoff_s", 10), spec_int(spec, "retry", "backoff_max_s", 600),
+            (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
+            output_mb * 1024 * 1024, in->execution_id) < 0 ||
+        jc_sq_run(c, s, err) < 0)
+        return -1;
+    s = jc_sq_prep(c, jc_sq_sql_exe_insert, err);
+    if (!s || jc_sq_bind(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1,
+                         (int64_t)in->priority,
+                         in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
+        return -1;
+    if ((in->scheduled_for ? sqlite3_bind_int64(s, 6, in->scheduled_for)
+                           : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
+        sqlite3_bind_int64(s, 7, in->created_at) != SQLITE_OK) {
+        jc_sq_fail(c->db, err, "bind");
+        return -1;
+    }
+    if (jc_sq_run(c, s, err) < 0)
+        return -1;
+    return 0;
+}
+
 int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_err *err) {
     static const char sql_idem_get[] =
         "SELECT request_hash, response FROM idempotency WHERE owner = ? AND key = ?";
     static const char sql_idem_put[] = "INSERT INTO idempotency (owner, key, request_hash,"
                                        " response, created_at) VALUES (?, ?, ?, ?, ?)";
-    static const char sql_job[] =
-        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s,"
-        " max_attempts, backoff_s, backoff_max_s, on_failure, log_cap, latest_exe)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
     if (replay)
         *replay = NULL;
     conn *c = jc_sq_conn(st, err);
@@ -150,30 +182,7 @@ int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_er
         }
         sqlite3_reset(s);
     }
-    const json_t *spec = in->spec;
-    int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
-    s = jc_sq_prep(c, sql_job, err);
-    if (!s ||
-        jc_sq_bind(
-            c, s, err, "sssjiiiiiiiis", in->job_id, in->owner, in->name, spec, in->created_at,
-            (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
-            spec_int(spec, "retry", "backoff_s", 10), spec_int(spec, "retry", "backoff_max_s", 600),
-            (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
-            output_mb * 1024 * 1024, in->execution_id) < 0 ||
-        jc_sq_run(c, s, err) < 0)
-        goto fail;
-    s = jc_sq_prep(c, jc_sq_sql_exe_insert, err);
-    if (!s || jc_sq_bind(c, s, err, "ssiii", in->execution_id, in->job_id, (int64_t)1,
-                         (int64_t)in->priority,
-                         in->scheduled_for ? in->scheduled_for : in->created_at) < 0)
-        goto fail;
-    if ((in->scheduled_for ? sqlite3_bind_int64(s, 6, in->scheduled_for)
-                           : sqlite3_bind_null(s, 6)) != SQLITE_OK ||
-        sqlite3_bind_int64(s, 7, in->created_at) != SQLITE_OK) {
-        jc_sq_fail(c->db, err, "bind");
-        goto fail;
-    }
-    if (jc_sq_run(c, s, err) < 0)
+    if (jc_sqlite_job_insert_conn(c, in, err) < 0)
         goto fail;
     if (in->idempotency_key) {
         s = jc_sq_prep(c, sql_idem_put, err);
