@@ -345,7 +345,7 @@ void init_setup_mounts(const init_spec *s) {
     make_dir("node_modules", 0755);
     /* ES module imports of "jobcell" / "cronium" ignore NODE_PATH: resolve them here. */
     make_link("/usr/local/lib/jobcell/node", "node_modules/jobcell");
-    make_link("/usr/local/lib/jobcell/node", "node_modules/cronium");
+    make_link("/usr/local/lib/jobcell/node/cronium", "node_modules/cronium");
     setup_binds(s);
 
     /* pivot_root(".", "."): the old root ends up stacked under the new one at "/", and
