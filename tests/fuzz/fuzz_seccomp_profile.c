@@ -12,7 +12,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     jc_seccomp_diags diags = {0};
     jc_err err = {0};
-    jc_seccomp_profile *p = jc_seccomp_profile_parse((const char *)data, size, "fuzz", &diags, &err);
+    jc_seccomp_profile *p =
+        jc_seccomp_profile_parse((const char *)data, size, "fuzz", &diags, &err);
     if (p) {
         static const jc_seccomp_env env = {.arch = 0xC000003E /* x86_64 */, .kernel = {6, 1, 0}};
         jc_seccomp_resolved r;
