@@ -29,6 +29,7 @@
 #define ROOT "/sys/fs/cgroup"
 static const char *const hier[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
 static char parent[64];
+static volatile unsigned long burn; /* cpu work the compiler cannot drop */
 
 static const char *get(const char *dir, const char *file) {
     static char buf[256];
@@ -164,12 +165,11 @@ static void limits_accounting_kill_destroy(void **state) {
         char c;
         if (read(go[0], &c, 1) != 1)
             _exit(1);
-        volatile unsigned long x = 0;
         struct timespec a, b;
         clock_gettime(CLOCK_MONOTONIC, &a);
         do {
             for (int i = 0; i < 100000; i++)
-                x += (unsigned long)i;
+                burn += (unsigned long)i;
             clock_gettime(CLOCK_MONOTONIC, &b);
         } while ((b.tv_sec - a.tv_sec) * 1000 + (b.tv_nsec - a.tv_nsec) / 1000000 < 60);
         char *m = mmap(NULL, 8 << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
