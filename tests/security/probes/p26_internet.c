@@ -1,4 +1,8 @@
-/* 26. Reach the internet / any non-loopback address → ENETUNREACH. */
+/* 26. Reach the internet / any non-loopback address → ENETUNREACH. Also AF_VSOCK, which a
+ * network namespace does not isolate: on a VM it reaches the hypervisor's host (CID 2),
+ * so the socket must not even be created (EPERM from the profile; EAFNOSUPPORT where the
+ * kernel has no vsock). */
+#include <linux/vm_sockets.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -45,5 +49,19 @@ int main(void) {
     try4("172.17.0.1", SOCK_STREAM, 2375);    /* a typical container host and docker API */
     try4("169.254.169.254", SOCK_STREAM, 80); /* cloud metadata service */
     try6("2606:4700:4700::1111", 443);
+    errno = 0;
+    int v = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int e = errno;
+    if (v >= 0) {
+        struct sockaddr_vm vm = {
+            .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_HOST, .svm_port = 1024};
+        errno = 0;
+        int r = connect(v, (struct sockaddr *)&vm, sizeof(vm));
+        probe_escape("socket(AF_VSOCK) created; connect to the host (CID 2) gave %s",
+                     r == 0 ? "success" : errno_name(errno));
+        close(v);
+    } else {
+        probe_expect_fail("socket(AF_VSOCK)", -1, e, EPERM, EAFNOSUPPORT, 0);
+    }
     return probe_end();
 }
