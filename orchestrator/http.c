@@ -11,8 +11,9 @@
 
 #include "jobcell/cleanup.h"
 
-#define RESPONSE_MAX (4u << 20) /* a claim answer with 64 scripts of 1 MiB would not fit
-                                 * anyway; the server sends at most `slots` claims */
+#define RESPONSE_MAX                                                                               \
+    (4u << 20) /* a claim answer with 64 scripts of 1 MiB would not fit                            \
+                * anyway; the server sends at most `slots` claims */
 
 struct jc_http_req {
     jc_http *http;
@@ -116,8 +117,8 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp) {
     return 0;
 }
 
-jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *key,
-                     size_t key_len, const char *orchestrator_id, jc_err *err) {
+jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *key, size_t key_len,
+                     const char *orchestrator_id, jc_err *err) {
     static bool global_done;
     if (!global_done) {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -367,7 +368,7 @@ static void check_done(jc_http *http) {
             curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &resp.status);
         } else {
             snprintf(error, sizeof(error), "%s",
-                     r->too_large  ? "answer too large"
+                     r->too_large   ? "answer too large"
                      : r->errbuf[0] ? r->errbuf
                                     : curl_easy_strerror(m->data.result));
             resp.error = error;

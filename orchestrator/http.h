@@ -17,8 +17,8 @@ typedef struct jc_http jc_http;
 typedef struct jc_http_req jc_http_req;
 
 typedef struct jc_http_resp {
-    long status;            /* 0 when no answer arrived (transport error, timeout) */
-    const char *body;       /* NUL-terminated; valid during the callback only */
+    long status;      /* 0 when no answer arrived (transport error, timeout) */
+    const char *body; /* NUL-terminated; valid during the callback only */
     size_t body_len;
     int64_t retry_after_ms; /* from Retry-After (seconds), -1 when absent */
     const char *error;      /* transport error text when status is 0 */
@@ -27,15 +27,15 @@ typedef struct jc_http_resp {
 typedef void (*jc_http_cb)(const jc_http_resp *resp, void *data);
 
 /* A client for base_url ("http://127.0.0.1:8080"). key: the internal key bytes. */
-jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *key,
-                     size_t key_len, const char *orchestrator_id, jc_err *err);
+jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *key, size_t key_len,
+                     const char *orchestrator_id, jc_err *err);
 /* Abort every request in flight (their callbacks are not called) and free. */
 void jc_http_free(jc_http *http);
 
 typedef struct jc_http_opts {
-    const char *method;       /* "GET", "POST", "PUT" */
-    const char *path;         /* "/internal/v1/claims" (appended to base_url) */
-    const void *body;         /* copied */
+    const char *method; /* "GET", "POST", "PUT" */
+    const char *path;   /* "/internal/v1/claims" (appended to base_url) */
+    const void *body;   /* copied */
     size_t body_len;
     const char *content_type; /* default application/json */
     const char *lease_token;  /* sent as X-Lease-Token when not NULL */

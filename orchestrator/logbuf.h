@@ -20,15 +20,15 @@
 #define JC_LOGBUF_CHUNK_MAX (512u << 10) /* under the server's 1 MiB body limit */
 
 typedef struct jc_logbuf {
-    uint64_t acked;          /* bytes the server has stored */
-    unsigned char *data;     /* bytes from `acked` onward */
+    uint64_t acked;      /* bytes the server has stored */
+    unsigned char *data; /* bytes from `acked` onward */
     size_t len, cap;
-    size_t inflight;         /* bytes of data in the chunk being sent; 0: none */
-    int64_t oldest_ms;       /* arrival of the oldest byte not yet sent; -1: none */
-    uint64_t total;          /* bytes ever appended (acked + len, unless truncated) */
-    bool truncated;          /* the server stopped storing: drop everything */
-    bool broken;             /* the server lost bytes we no longer hold: stop sending */
-    bool resend;             /* after a 416: send again at once */
+    size_t inflight;   /* bytes of data in the chunk being sent; 0: none */
+    int64_t oldest_ms; /* arrival of the oldest byte not yet sent; -1: none */
+    uint64_t total;    /* bytes ever appended (acked + len, unless truncated) */
+    bool truncated;    /* the server stopped storing: drop everything */
+    bool broken;       /* the server lost bytes we no longer hold: stop sending */
+    bool resend;       /* after a 416: send again at once */
 } jc_logbuf;
 
 void jc_logbuf_init(jc_logbuf *lb);

@@ -7,7 +7,8 @@
 #include "jobcell/auth.h"
 #include "jobcell/log.h"
 
-#define F(k, t, m, d, lo, hi, h) {k, t, offsetof(jc_orc_config, m), d, lo, hi, 0, 0, h}
+#define F(k, t, m, d, lo, hi, h)                                                                   \
+    { k, t, offsetof(jc_orc_config, m), d, lo, hi, 0, 0, h }
 
 static const jc_cfg_field fields[] = {
     F("server_url", JC_CFG_STRING, server_url, "http://127.0.0.1:8080", 0, 0,
@@ -22,8 +23,7 @@ static const jc_cfg_field fields[] = {
       "this host's id; empty: generated once and kept in state_dir"),
     F("state_dir", JC_CFG_STRING, state_dir, "/var/lib/jobcell", 0, 0,
       "where the orchestrator id and the result spool live"),
-    F("run_dir", JC_CFG_STRING, run_dir, "/run/jobcell", 0, 0,
-      "per-execution runtime directories"),
+    F("run_dir", JC_CFG_STRING, run_dir, "/run/jobcell", 0, 0, "per-execution runtime directories"),
     F("slots", JC_CFG_INT, slots, "4", 1, 64, "jobs run at once"),
     F("uid_base", JC_CFG_INT, uid_base, "1879048192", 65536, 4026531840LL,
       "first host uid/gid of slot 0; slot n uses uid_base + n * 65536"),
@@ -55,8 +55,7 @@ static const jc_cfg_field fields[] = {
 
 const jc_cfg_schema jc_orc_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};
 
-int jc_orc_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port,
-                          jc_err *err) {
+int jc_orc_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, jc_err *err) {
     const char *colon;
     const char *h = s;
     size_t hl;
@@ -158,8 +157,8 @@ int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
     uint16_t port;
     if (jc_orc_parse_http_url(c->runtime_url, host, sizeof(host), &port, err) < 0)
         return jc_err_prefix(err, "runtime_url");
-    if (c->admin_listen[0] && jc_orc_split_hostport(c->admin_listen, host, sizeof(host), &port,
-                                                    err) < 0)
+    if (c->admin_listen[0] &&
+        jc_orc_split_hostport(c->admin_listen, host, sizeof(host), &port, err) < 0)
         return jc_err_prefix(err, "admin_listen");
     if (jc_log_level_parse(c->log_level) < 0)
         return jc_err_field(err, JC_E_CONFIG, "log_level",

@@ -77,8 +77,7 @@ void jc_spool_close(jc_spool *sp) {
     sp->dir = NULL;
 }
 
-static int write_file(const char *path, const void *buf, size_t len, bool do_fsync,
-                      jc_err *err) {
+static int write_file(const char *path, const void *buf, size_t len, bool do_fsync, jc_err *err) {
     if (do_fsync)
         return jc_write_file_atomic(path, buf, len, 0600, err);
     char tmp[4096];
@@ -97,12 +96,11 @@ static int write_file(const char *path, const void *buf, size_t len, bool do_fsy
 
 int jc_spool_write(jc_spool *sp, jc_spool_entry *e, jc_err *err) {
     e->seq = sp->next_seq++;
-    _cleanup_json_ json_t *h = json_pack("{s:i, s:s, s:s, s:I, s:I, s:b, s:O}", "v", 1,
-                                         "execution_id", e->execution_id, "lease_token",
-                                         e->lease_token, "log_offset", (json_int_t)e->log_offset,
-                                         "log_len", (json_int_t)e->log_len, "log_truncated",
-                                         e->log_truncated, "result",
-                                         e->result ? e->result : json_null());
+    _cleanup_json_ json_t *h =
+        json_pack("{s:i, s:s, s:s, s:I, s:I, s:b, s:O}", "v", 1, "execution_id", e->execution_id,
+                  "lease_token", e->lease_token, "log_offset", (json_int_t)e->log_offset, "log_len",
+                  (json_int_t)e->log_len, "log_truncated", e->log_truncated, "result",
+                  e->result ? e->result : json_null());
     if (!h)
         return jc_err_set(err, JC_E_INTERNAL, "spool: encode entry for %s", e->execution_id);
     _cleanup_free_ char *head = json_dumps(h, JSON_COMPACT);
@@ -157,8 +155,8 @@ static int parse_entry(const char *buf, size_t len, jc_spool_entry *e, jc_err *e
     int trunc = 0;
     json_t *result = NULL;
     if (json_unpack_ex(h, &je, JSON_STRICT, "{s:I, s:s, s:s, s:I, s:I, s:b, s:o}", "v", &v,
-                       "execution_id", &exe, "lease_token", &lt, "log_offset", &off, "log_len",
-                       &ll, "log_truncated", &trunc, "result", &result) < 0)
+                       "execution_id", &exe, "lease_token", &lt, "log_offset", &off, "log_len", &ll,
+                       "log_truncated", &trunc, "result", &result) < 0)
         return jc_err_set(err, JC_E_INVALID, "header: %s", je.text);
     size_t body = len - (size_t)(nl - buf) - 1;
     if (v != 1 || off < 0 || ll < 0 || (uint64_t)ll != body)

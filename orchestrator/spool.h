@@ -27,11 +27,11 @@ typedef struct jc_spool_entry {
     uint64_t seq;
     char execution_id[64];
     char lease_token[64];
-    uint64_t log_offset;      /* absolute offset of log[0] */
-    unsigned char *log;       /* owned */
+    uint64_t log_offset; /* absolute offset of log[0] */
+    unsigned char *log;  /* owned */
     size_t log_len;
-    bool log_truncated;       /* the server already said truncated: send no log bytes */
-    json_t *result;           /* owned: the result record */
+    bool log_truncated; /* the server already said truncated: send no log bytes */
+    json_t *result;     /* owned: the result record */
 } jc_spool_entry;
 
 /* Open (create, mode 0700) the spool directory. */

@@ -37,8 +37,8 @@ static void test_retry_after(void **state) {
     (void)state;
     jc_backoff b;
     jc_backoff_init(&b, 100, 10000);
-    assert_int_equal(jc_backoff_next(&b, 0.0, 3000), 3000);  /* longer than ours: wins */
-    assert_int_equal(jc_backoff_next(&b, 0.0, 10), 100);     /* shorter: ours */
+    assert_int_equal(jc_backoff_next(&b, 0.0, 3000), 3000);   /* longer than ours: wins */
+    assert_int_equal(jc_backoff_next(&b, 0.0, 10), 100);      /* shorter: ours */
     assert_int_equal(jc_backoff_next(&b, 0.0, 99999), 10000); /* capped */
 }
 

@@ -99,9 +99,8 @@ static void test_url_parsing(void **state) {
     (void)state;
     char host[64];
     uint16_t port;
-    assert_int_equal(jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port,
-                                           NULL),
-                     0);
+    assert_int_equal(
+        jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port, NULL), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8081);
     assert_int_equal(jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL),
