@@ -166,7 +166,8 @@ jc_admin *jc_admin_new(jc_loop *loop, const char *listen_addr, jc_admin_handler 
     if (jc_orc_split_hostport(listen_addr, host, sizeof(host), &port, err) < 0)
         return NULL;
     snprintf(portstr, sizeof(portstr), "%u", port);
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+    struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                             .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
     int rc = getaddrinfo(host, portstr, &hints, &ai);
@@ -174,8 +175,7 @@ jc_admin *jc_admin_new(jc_loop *loop, const char *listen_addr, jc_admin_handler 
         jc_err_set(err, JC_E_CONFIG, "admin_listen %s: %s", listen_addr, gai_strerror(rc));
         return NULL;
     }
-    _cleanup_close_ int fd =
-        socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    _cleanup_close_ int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
         bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 64) < 0) {

@@ -264,10 +264,10 @@ static void on_beat_timer(jc_timer *t, void *data) {
     for (jc_exe *e = orc->exes; e; e = jc_exe_next(e))
         if (jc_exe_running(e))
             json_array_append_new(running, json_string(jc_exe_id(e)));
-    _cleanup_json_ json_t *b = json_pack(
-        "{s:I, s:I, s:o, s:o, s:s}", "slots_total", (json_int_t)orc->cfg->slots, "slots_free",
-        (json_int_t)(orc->cfg->slots - (int64_t)orc->slots_busy), "running", running,
-        "profiles", jc_orc_profiles_names(orc->profiles), "version", JC_VERSION);
+    _cleanup_json_ json_t *b =
+        json_pack("{s:I, s:I, s:o, s:o, s:s}", "slots_total", (json_int_t)orc->cfg->slots,
+                  "slots_free", (json_int_t)(orc->cfg->slots - (int64_t)orc->slots_busy), "running",
+                  running, "profiles", jc_orc_profiles_names(orc->profiles), "version", JC_VERSION);
     _cleanup_free_ char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
     if (!text) {
         jc_timer_arm(orc->beat_timer, BEAT_MS);
@@ -315,29 +315,32 @@ static char *admin_handler(void *data, const char *path, const char **ctype, int
     if (!f)
         return NULL;
     const jc_orc_metrics *m = &orc->m;
-    fprintf(f, "# HELP jobcell_orchestrator_slots Job slots configured.\n"
-               "# TYPE jobcell_orchestrator_slots gauge\njobcell_orchestrator_slots %" PRId64
-               "\n",
+    fprintf(f,
+            "# HELP jobcell_orchestrator_slots Job slots configured.\n"
+            "# TYPE jobcell_orchestrator_slots gauge\njobcell_orchestrator_slots %" PRId64 "\n",
             orc->cfg->slots);
-    fprintf(f, "# HELP jobcell_orchestrator_jobs_running Sandboxes alive now.\n"
-               "# TYPE jobcell_orchestrator_jobs_running gauge\n"
-               "jobcell_orchestrator_jobs_running %u\n",
+    fprintf(f,
+            "# HELP jobcell_orchestrator_jobs_running Sandboxes alive now.\n"
+            "# TYPE jobcell_orchestrator_jobs_running gauge\n"
+            "jobcell_orchestrator_jobs_running %u\n",
             running_count(orc));
-    fprintf(f, "# HELP jobcell_orchestrator_jobs_started_total Sandboxes started.\n"
-               "# TYPE jobcell_orchestrator_jobs_started_total counter\n"
-               "jobcell_orchestrator_jobs_started_total %" PRIu64 "\n",
+    fprintf(f,
+            "# HELP jobcell_orchestrator_jobs_started_total Sandboxes started.\n"
+            "# TYPE jobcell_orchestrator_jobs_started_total counter\n"
+            "jobcell_orchestrator_jobs_started_total %" PRIu64 "\n",
             m->started);
     fprintf(f, "# HELP jobcell_orchestrator_jobs_finished_total Jobs finished, by reason.\n"
                "# TYPE jobcell_orchestrator_jobs_finished_total counter\n");
     for (size_t i = 0; i < JC_ARRAY_LEN(reason_names); i++)
         fprintf(f, "jobcell_orchestrator_jobs_finished_total{reason=\"%s\"} %" PRIu64 "\n",
                 reason_names[i], m->finished[i]);
-    fprintf(f, "# HELP jobcell_orchestrator_claim_requests_total Claim long-polls sent.\n"
-               "# TYPE jobcell_orchestrator_claim_requests_total counter\n"
-               "jobcell_orchestrator_claim_requests_total %" PRIu64 "\n"
-               "# HELP jobcell_orchestrator_claims_total Executions claimed.\n"
-               "# TYPE jobcell_orchestrator_claims_total counter\n"
-               "jobcell_orchestrator_claims_total %" PRIu64 "\n",
+    fprintf(f,
+            "# HELP jobcell_orchestrator_claim_requests_total Claim long-polls sent.\n"
+            "# TYPE jobcell_orchestrator_claim_requests_total counter\n"
+            "jobcell_orchestrator_claim_requests_total %" PRIu64 "\n"
+            "# HELP jobcell_orchestrator_claims_total Executions claimed.\n"
+            "# TYPE jobcell_orchestrator_claims_total counter\n"
+            "jobcell_orchestrator_claims_total %" PRIu64 "\n",
             m->claims_requests, m->claims_received);
     static const char *const le[] = {"0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "1", "+Inf"};
     fprintf(f, "# HELP jobcell_orchestrator_claim_to_running_seconds From a claim's arrival to "
@@ -374,8 +377,8 @@ static char *admin_handler(void *data, const char *path, const char **ctype, int
             "# TYPE jobcell_orchestrator_runtime_refused_total counter\n"
             "jobcell_orchestrator_runtime_refused_total{why=\"limit\"} %" PRIu64 "\n"
             "jobcell_orchestrator_runtime_refused_total{why=\"unreachable\"} %" PRIu64 "\n",
-            m->api_errors, m->lease_lost, orc->n_delivering, m->log_bytes_sent,
-            m->proxy.accepted, m->proxy.refused, m->proxy.upstream_failed);
+            m->api_errors, m->lease_lost, orc->n_delivering, m->log_bytes_sent, m->proxy.accepted,
+            m->proxy.refused, m->proxy.upstream_failed);
     fclose(f);
     return buf;
 }
@@ -427,8 +430,8 @@ static void reload(jc_orc *orc) {
         jc_jwt_keyring_free(orc->ring);
         orc->ring = ring;
     } else {
-        jc_log(JC_LOG_ERROR, "key ring reload failed; keeping the previous one", "error",
-               err.msg, NULL);
+        jc_log(JC_LOG_ERROR, "key ring reload failed; keeping the previous one", "error", err.msg,
+               NULL);
     }
     char b[16];
     snprintf(b, sizeof(b), "%d", bad);
@@ -548,8 +551,8 @@ int jc_orc_run(jc_orc_config *cfg) {
         goto fail;
     for (size_t i = 0; i < n_old; i++)
         if (jc_exe_from_spool(orc, &old[i], &err) < 0)
-            jc_log(JC_LOG_ERROR, "spooled result not resumed", "exe", old[i].execution_id,
-                   "error", err.msg, NULL);
+            jc_log(JC_LOG_ERROR, "spooled result not resumed", "exe", old[i].execution_id, "error",
+                   err.msg, NULL);
     jc_spool_entries_free(old, n_old);
     old = NULL;
     orc->claiming_enabled = orc->n_delivering == 0;

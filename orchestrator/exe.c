@@ -54,7 +54,7 @@ struct jc_exe {
     jc_backoff bo_start, bo_log, bo_complete, bo_beat;
 
     jc_logbuf log;
-    json_t *result;     /* the result record, once finished */
+    json_t *result; /* the result record, once finished */
     jc_spool_entry spool;
     bool spooled;
 };
@@ -208,8 +208,7 @@ static void lease_lost(jc_exe *e, const char *where) {
         return;
     e->lease_lost = true;
     e->orc->m.lease_lost++;
-    jc_log(JC_LOG_WARN, "lease lost: stopping the execution", "exe", e->id, "during", where,
-           NULL);
+    jc_log(JC_LOG_WARN, "lease lost: stopping the execution", "exe", e->id, "during", where, NULL);
     if (e->sb && !e->cancel_sent) {
         jc_err err = {0};
         e->cancel_sent = true;
@@ -331,8 +330,8 @@ static void on_log(const jc_http_resp *r, void *data) {
     } else if (r->status == 416 && json_is_integer(len) && json_integer_value(len) >= 0) {
         jc_logbuf_rewind(&e->log, (uint64_t)json_integer_value(len), now);
         if (e->log.broken)
-            jc_log(JC_LOG_ERROR, "server lost acknowledged log bytes; log left incomplete",
-                   "exe", e->id, NULL);
+            jc_log(JC_LOG_ERROR, "server lost acknowledged log bytes; log left incomplete", "exe",
+                   e->id, NULL);
     } else if (r->status == 409) {
         jc_logbuf_failed(&e->log);
         lease_lost(e, "logs");
@@ -346,8 +345,8 @@ static void on_log(const jc_http_resp *r, void *data) {
         /* 4xx we cannot fix by resending (413, 400): give up on the log, keep the result */
         char st[24];
         snprintf(st, sizeof(st), "%ld", r->status);
-        jc_log(JC_LOG_ERROR, "log chunk refused; log left incomplete", "exe", e->id, "status",
-               st, NULL);
+        jc_log(JC_LOG_ERROR, "log chunk refused; log left incomplete", "exe", e->id, "status", st,
+               NULL);
         jc_logbuf_failed(&e->log);
         e->log.broken = true;
     }
@@ -423,8 +422,8 @@ static void on_complete(const jc_http_resp *r, void *data) {
     }
     char st[24];
     snprintf(st, sizeof(st), "%ld", r->status);
-    jc_log(JC_LOG_ERROR, "complete refused by the server; result dropped", "exe", e->id,
-           "status", st, NULL);
+    jc_log(JC_LOG_ERROR, "complete refused by the server; result dropped", "exe", e->id, "status",
+           st, NULL);
     exe_done(e);
 }
 
@@ -584,12 +583,12 @@ static void on_setup(jc_watch *w, int fd, uint32_t ev, void *data) {
     observe_latency(e->orc, jc_time_mono_ms() - e->claimed_mono_ms);
     int lfd = jc_sandbox_runtime_fd(e->sb);
     if (lfd >= 0) {
-        e->proxy = jc_proxy_new(e->orc->loop, lfd, (struct sockaddr *)&e->orc->runtime_addr,
-                                e->orc->runtime_addr_len, JC_PROXY_MAX_CONNS, &e->orc->m.proxy,
-                                &err);
+        e->proxy =
+            jc_proxy_new(e->orc->loop, lfd, (struct sockaddr *)&e->orc->runtime_addr,
+                         e->orc->runtime_addr_len, JC_PROXY_MAX_CONNS, &e->orc->m.proxy, &err);
         if (!e->proxy)
-            jc_log(JC_LOG_ERROR, "runtime relay failed to start", "exe", e->id, "error",
-                   err.msg, NULL);
+            jc_log(JC_LOG_ERROR, "runtime relay failed to start", "exe", e->id, "error", err.msg,
+                   NULL);
     }
     arm_deadline(e);
 }
@@ -608,8 +607,8 @@ void jc_exe_cancel(jc_exe *e, const char *why) {
 /* ---- from a claim -------------------------------------------------------------------- */
 
 static bool env_key_ok(const char *k) {
-    static const char *const reserved[] = {"PATH", "HOME", "TMPDIR", "LANG", "BASH_ENV",
-                                           "PYTHONPATH", "NODE_PATH"};
+    static const char *const reserved[] = {"PATH",     "HOME",       "TMPDIR",   "LANG",
+                                           "BASH_ENV", "PYTHONPATH", "NODE_PATH"};
     size_t n = strlen(k);
     if (n == 0 || n > 64 || !((k[0] >= 'A' && k[0] <= 'Z') || k[0] == '_'))
         return false;
@@ -707,8 +706,8 @@ static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
         profile = "default";
     const struct jc_seccomp_filter *filter = jc_orc_profiles_get(orc->profiles, profile);
     if (!filter)
-        return jc_err_field(err, JC_E_INVALID, "profile",
-                            "profile %s is not known on this host", profile);
+        return jc_err_field(err, JC_E_INVALID, "profile", "profile %s is not known on this host",
+                            profile);
     json_t *input = json_object_get(job, "input");
     _cleanup_free_ char *input_text =
         json_dumps(input ? input : json_null(), JSON_COMPACT | JSON_ENCODE_ANY);
@@ -718,9 +717,8 @@ static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
     /* the execution token */
     int64_t timeout_s = get_int(job, "timeout_s", 300);
     jc_jwt_claims claims;
-    if (jc_jwt_claims_init(&claims, e->id, e->job_id, e->owner, orc->id, e->attempt,
-                           e->lease_token, jc_time_now_ms() / 1000, timeout_s,
-                           orc->cfg->kill_grace_s, err) < 0)
+    if (jc_jwt_claims_init(&claims, e->id, e->job_id, e->owner, orc->id, e->attempt, e->lease_token,
+                           jc_time_now_ms() / 1000, timeout_s, orc->cfg->kill_grace_s, err) < 0)
         return jc_err_prefix(err, "token");
     char *token = jc_jwt_sign(orc->ring, &claims, err);
     OPENSSL_cleanse(&claims, sizeof(claims));
@@ -804,16 +802,15 @@ static int watch_sandbox(jc_exe *e, jc_err *err) {
     if (!e->w_pid)
         return -1;
     if (jc_sandbox_setup_fd(e->sb) >= 0 &&
-        !(e->w_setup = jc_loop_watch(loop, jc_sandbox_setup_fd(e->sb), EPOLLIN, on_setup, e,
-                                     err)))
+        !(e->w_setup = jc_loop_watch(loop, jc_sandbox_setup_fd(e->sb), EPOLLIN, on_setup, e, err)))
         return -1;
     if (jc_sandbox_stdout_fd(e->sb) >= 0 &&
-        !(e->w_out = jc_loop_watch(loop, jc_sandbox_stdout_fd(e->sb), EPOLLIN, on_output_ready,
-                                   e, err)))
+        !(e->w_out =
+              jc_loop_watch(loop, jc_sandbox_stdout_fd(e->sb), EPOLLIN, on_output_ready, e, err)))
         return -1;
     if (jc_sandbox_stderr_fd(e->sb) >= 0 &&
-        !(e->w_err = jc_loop_watch(loop, jc_sandbox_stderr_fd(e->sb), EPOLLIN, on_output_ready,
-                                   e, err)))
+        !(e->w_err =
+              jc_loop_watch(loop, jc_sandbox_stderr_fd(e->sb), EPOLLIN, on_output_ready, e, err)))
         return -1;
     arm_deadline(e);
     return 0;

@@ -10,12 +10,11 @@
 extern char **environ;
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "Usage: jobcell-orchestrator [--config FILE] [--KEY VALUE]...\n\n"
-            "Runs jobs from a jobcell API server in sandboxes on this host. Needs root.\n"
-            "Every setting can come from the JSON file, from JOBCELL_<KEY> in the\n"
-            "environment, or from a flag (flags win). Secrets only from files: give\n"
-            "internal_key_file, never the key itself.\n\nSettings:\n");
+    fprintf(out, "Usage: jobcell-orchestrator [--config FILE] [--KEY VALUE]...\n\n"
+                 "Runs jobs from a jobcell API server in sandboxes on this host. Needs root.\n"
+                 "Every setting can come from the JSON file, from JOBCELL_<KEY> in the\n"
+                 "environment, or from a flag (flags win). Secrets only from files: give\n"
+                 "internal_key_file, never the key itself.\n\nSettings:\n");
     jc_config_print_help(&jc_orc_config_schema, out);
     fprintf(out, "\nSignals: TERM/INT drain (a second one cancels running jobs at once),\n"
                  "HUP reopens the log file and reloads seccomp profiles and the key ring.\n");
@@ -41,8 +40,7 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (next < argc) {
-        fprintf(stderr, "jobcell-orchestrator: unexpected argument %s (see --help)\n",
-                argv[next]);
+        fprintf(stderr, "jobcell-orchestrator: unexpected argument %s (see --help)\n", argv[next]);
         jc_orc_config_free(&cfg);
         return 2;
     }

@@ -24,9 +24,9 @@ typedef struct jc_sandbox_engine jc_sandbox_engine;
 typedef struct jc_orc_metrics {
     uint64_t claims_requests, claims_received, claims_errors;
     uint64_t started;
-    uint64_t finished[8];  /* by jc_reason */
+    uint64_t finished[8]; /* by jc_reason */
     uint64_t lease_lost;
-    uint64_t api_errors;   /* transport errors and 5xx from the API server */
+    uint64_t api_errors; /* transport errors and 5xx from the API server */
     uint64_t log_bytes_sent;
     uint64_t completes_sent;
     uint64_t setup_failures;
@@ -53,8 +53,8 @@ typedef struct jc_orc {
 
     jc_exe *slot[JC_ORC_MAX_SLOTS]; /* the execution holding each slot (its sandbox) */
     unsigned slots_busy;
-    jc_exe *exes;                   /* every execution still alive (running or delivering) */
-    unsigned n_delivering;          /* finished, result not yet acknowledged */
+    jc_exe *exes;          /* every execution still alive (running or delivering) */
+    unsigned n_delivering; /* finished, result not yet acknowledged */
 
     /* claim loop */
     jc_http_req *claim_req;

@@ -21,14 +21,14 @@ typedef struct buf {
 typedef struct conn conn;
 struct conn {
     jc_proxy *p;
-    int cfd, ufd;          /* the job's side, the runtime API's side */
+    int cfd, ufd; /* the job's side, the runtime API's side */
     jc_watch *cw, *uw;
     buf c2u, u2c;
     bool connecting;
-    bool c_eof, u_eof;     /* FIN received */
-    bool c_shut, u_shut;   /* FIN sent (or nothing more will ever be sent) */
-    bool answered;         /* upstream sent at least one byte */
-    bool refusing;         /* our own 503 is in u2c; client bytes are discarded */
+    bool c_eof, u_eof;   /* FIN received */
+    bool c_shut, u_shut; /* FIN sent (or nothing more will ever be sent) */
+    bool answered;       /* upstream sent at least one byte */
+    bool refusing;       /* our own 503 is in u2c; client bytes are discarded */
     conn *prev, *next;
 };
 
@@ -200,8 +200,7 @@ static void on_client(jc_watch *w, int fd, uint32_t ev, void *data) {
         if (c->refusing)
             c->c2u.len = 0; /* nobody upstream: drop the request */
     }
-    if ((ev & EPOLLOUT) && c->u2c.len > 0 &&
-        flush(fd, &c->u2c, &c->p->stats->bytes_down) < 0) {
+    if ((ev & EPOLLOUT) && c->u2c.len > 0 && flush(fd, &c->u2c, &c->p->stats->bytes_down) < 0) {
         conn_close(c);
         return;
     }
