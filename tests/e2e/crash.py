@@ -1,0 +1,69 @@
+"""kill -9 of the orchestrator mid-run: the execution becomes `lost` once its lease runs
+out and is retried by its policy; the restarted orchestrator reconciles (the old sandbox
+and its cgroups are gone) and runs the retry; no execution ends twice."""
+import os
+import signal
+import time
+
+import jcluster
+from jcluster import check
+
+SCRIPT = r'''
+if [ "$JOBCELL_ATTEMPT" = 1 ]; then
+  echo "attempt 1 sleeping"
+  sleep 120
+fi
+echo "attempt $JOBCELL_ATTEMPT done"
+'''
+
+
+def pids_in_cgroups(paths):
+    pids = []
+    for p in paths:
+        try:
+            with open(os.path.join(p, "cgroup.procs")) as f:
+                pids += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def main():
+    build, source = jcluster.main_args()
+    with jcluster.Cluster(build, source, slots=2, lease_s=4, uid_slot_base=72, name="crash") as c:
+        j = c.submit({"runtime": "bash", "script": SCRIPT, "timeout_s": 300,
+                      "retry": {"max_attempts": 2, "backoff_s": 1, "backoff_max_s": 2}})
+        c.wait_status(j["id"], {"running"}, 30)
+        first = c.latest(c.job(j["id"]))["id"]
+        time.sleep(1)  # the job is inside its sleep
+        cg = c.leftover_cgroups({first})
+        check(cg, "the running sandbox has no cgroup to observe")
+        c.orc.send_signal(signal.SIGKILL)
+        c.orc.wait(10)
+        # the lease runs out (4 s) and the reaper marks it lost, then queues attempt 2
+        end = time.time() + 30
+        while time.time() < end:
+            exe = c.call("GET", f"/v1/executions/{first}")
+            if exe["status"] == "lost":
+                break
+            time.sleep(0.2)
+        check(exe["status"] == "lost", f"first execution is {exe['status']}, want lost")
+        check((exe.get("result") or {}).get("reason") == "lease_expired", f"reason {exe.get('result')}")
+        # the orphaned sandbox still runs until the restart reconciles it
+        c.start_orc()
+        done = c.wait_jobs([j["id"]], timeout=60)[j["id"]]
+        exes = sorted(done["executions"], key=lambda e: e["attempt"])
+        check([e["attempt"] for e in exes] == [1, 2], f"attempts {[e['attempt'] for e in exes]}")
+        check(exes[1]["status"] == "succeeded", f"retry is {exes[1]['status']}")
+        check(c.logs(exes[1]["id"]) == b"attempt 2 done\n", f"retry log {c.logs(exes[1]['id'])!r}")
+        again = c.call("GET", f"/v1/executions/{first}")
+        check(again["status"] == "lost" and again.get("finished_at") == exe.get("finished_at"),
+              f"the lost execution changed after the restart: {again['status']}")
+        check(not c.leftover_cgroups({first}), "the first sandbox's cgroups survived reconcile")
+        check(not pids_in_cgroups(cg), "processes of the first sandbox survived")
+        check("reconciled leftover sandboxes" in c.orc_log(), "no reconcile logged at restart")
+    print("ok: crash, lost, retry, reconcile")
+
+
+if __name__ == "__main__":
+    main()

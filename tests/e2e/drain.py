@@ -1,0 +1,44 @@
+"""Drain on SIGTERM: running jobs finish, no new claims, clean exit; past the drain
+timeout running jobs are canceled."""
+import time
+
+import jcluster
+from jcluster import check
+
+
+def main():
+    build, source = jcluster.main_args()
+    with jcluster.Cluster(build, source, slots=3, uid_slot_base=104, drain_timeout_s=20,
+                          kill_grace_s=1, name="drain") as c:
+        ids = [c.submit({"runtime": "bash", "script": f"sleep 2; echo drained {i}\n"})["id"] for i in range(3)]
+        for i in ids:
+            c.wait_status(i, {"running"}, 30)
+        c.orc.send_signal(15)
+        time.sleep(0.3)
+        late = c.submit({"runtime": "bash", "script": "echo late\n"})["id"]
+        rc = c.orc.wait(30)
+        check(rc == 0, f"orchestrator exit status {rc}")
+        for n, i in enumerate(ids):
+            e = c.latest(c.job(i))
+            check(e["status"] == "succeeded", f"job {n}: {e['status']}")
+            check(c.logs(e["id"]) == f"drained {n}\n".encode(), f"job {n} log")
+        check(c.latest(c.job(late))["status"] == "queued", "a job was claimed while draining")
+
+        # drain timeout: a long job is canceled when the timeout passes
+        c.drain_timeout_s = 2
+        c.start_orc()
+        c.wait_status(late, {"succeeded"}, 30)
+        long = c.submit({"runtime": "bash", "script": "sleep 100\n"})["id"]
+        c.wait_status(long, {"running"}, 30)
+        t0 = time.time()
+        c.orc.send_signal(15)
+        rc = c.orc.wait(30)
+        check(rc == 0, f"orchestrator exit status {rc} after drain timeout")
+        e = c.latest(c.job(long))
+        check(e["status"] == "canceled", f"long job: {e['status']}")
+        check(time.time() - t0 < 15, "drain timeout not applied")
+    print("ok: drain")
+
+
+if __name__ == "__main__":
+    main()
