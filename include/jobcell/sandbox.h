@@ -288,7 +288,7 @@ int jc_sandbox_run(jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
 /* Remove what a previous jobcell process left behind: every jobcell/<exe-id> cgroup under
  * parent (NULL = own) in every hierarchy of root (NULL = /sys/fs/cgroup), killing what
  * runs in it, and every per-execution directory under run_dir (NULL = /run/jobcell).
- * Returns the number of cgroups removed, or -1. */
+ * Goes on after a failure; returns 0, or -1 with the first error. */
 int jc_sandbox_reconcile(const char *cgroup_root, const char *cgroup_parent, const char *run_dir,
                          jc_err *err);
 
