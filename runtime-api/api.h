@@ -1,0 +1,89 @@
+/* api.h: the jobcell-api server context shared by every handler.
+ *
+ * One jc_api per process: the configuration, the store, the JWT key ring, the metrics, and
+ * the wake-up machinery of long-poll claims and followed logs. Handlers get it with
+ * jc_req_api(). */
+#ifndef JOBCELL_API_API_H
+#define JOBCELL_API_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "jobcell/config.h"
+#include "jobcell/jwt.h"
+#include "http.h"
+#include "store.h"
+
+/* The configuration (config.h schema in config.c; docs/configuration.md lists it). */
+typedef struct jc_api_config {
+    char *listen;         /* "127.0.0.1:8080" */
+    char *runtime_listen; /* "127.0.0.1:8081"; "" disables the runtime listener */
+    char *store_path;     /* SQLite database file */
+    jc_secret internal_key;
+    char *jwt_keyring_file;
+    char *profile_dir;
+    char *log_level;
+    int64_t threads;
+    int64_t max_connections;
+    int64_t per_ip_connections;
+    int64_t request_timeout_s;
+    int64_t lease_s;
+    int64_t reaper_interval_s;
+    int64_t kill_grace_s;
+    bool metrics_require_key;
+    /* body limits (bytes) */
+    int64_t max_body_jobs;
+    int64_t max_body_chunk;
+    int64_t max_body_other;
+    /* job limits */
+    int64_t max_script_bytes;
+    int64_t max_input_bytes;
+    int64_t max_env;
+    int64_t max_env_value;
+    int64_t max_output_bytes;
+    int64_t max_variable_bytes;
+    int64_t max_memory_mb;
+    int64_t max_pids;
+    double max_cpu;
+    int64_t max_tmp_mb;
+    int64_t max_workspace_mb;
+    int64_t max_output_mb;
+    int64_t max_timeout_s;
+    int64_t max_wait_s;
+    int64_t runtime_rate;
+    int64_t runtime_burst;
+    int64_t idempotency_ttl_s;
+} jc_api_config;
+
+extern const jc_cfg_schema jc_api_config_schema;
+
+typedef struct jc_metrics jc_metrics;
+
+struct jc_api {
+    jc_api_config *cfg;
+    jc_store *store;
+    jc_jwt_keyring *keyring; /* loaded at start; the runtime API verifies tokens with it */
+    jc_metrics *metrics;
+    char **profiles; /* known seccomp profile names (sorted), NULL-terminated */
+    char **profile_descriptions;
+    size_t nprofiles;
+    void *runtime_state; /* free for the runtime routes' own state (rate limits …) */
+};
+
+/* Wake every suspended claim long-poll (work was queued). Safe from any thread. */
+void jc_api_notify_work(jc_api *api);
+/* Wake every follower of an execution's log (bytes were appended or it ended). */
+void jc_api_notify_log(jc_api *api, const char *exe_id);
+
+/* Metrics (metrics.c). */
+jc_metrics *jc_metrics_new(void);
+void jc_metrics_free(jc_metrics *m);
+void jc_metrics_request(jc_metrics *m, const char *group, unsigned status, int64_t micros);
+void jc_metrics_auth_failure(jc_metrics *m, const char *group, const char *reason);
+void jc_metrics_claims(jc_metrics *m, size_t n);
+void jc_metrics_leases_expired(jc_metrics *m, size_t n);
+/* Prometheus text (owned). */
+char *jc_metrics_render(jc_metrics *m, jc_store *st, size_t *len);
+
+#endif

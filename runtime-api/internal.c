@@ -1,0 +1,256 @@
+/* internal.c: the internal API (/internal/v1) the orchestrators speak.
+ *
+ * The router has already checked the internal key and X-Orchestrator-ID. Every call on an
+ * execution is fenced by its lease token in the store: a token that is not the current
+ * one gets 409 lease_lost and changes nothing. */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "jobcell/cleanup.h"
+#include "jobcell/io.h"
+#include "jobcell/log.h"
+#include "server.h"
+
+static int64_t lease_ms(jc_api *api) {
+    return api->cfg->lease_s * 1000;
+}
+
+static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
+    json_t *b = jc_req_json_object(
+        req,
+        (const char *const[]){"slots_total", "slots_free", "running", "profiles", "version",
+                              NULL},
+        err);
+    if (!b)
+        return -1;
+    const char *ints[] = {"slots_total", "slots_free"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(b, ints[i]);
+        if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                  json_integer_value(v) > 100000))
+            return jc_err_field(err, JC_E_INVALID, ints[i], "%s must be a non-negative integer",
+                                ints[i]);
+    }
+    const char *arrays[] = {"running", "profiles"};
+    for (size_t i = 0; i < 2; i++) {
+        json_t *v = json_object_get(b, arrays[i]);
+        if (!v)
+            continue;
+        size_t k;
+        json_t *x;
+        bool ok = json_is_array(v) && json_array_size(v) <= 4096;
+        json_array_foreach(v, k, x) ok = ok && json_is_string(x);
+        if (!ok)
+            return jc_err_field(err, JC_E_INVALID, arrays[i], "%s must be an array of strings",
+                                arrays[i]);
+    }
+    json_t *ver = json_object_get(b, "version");
+    if (ver && (!json_is_string(ver) || json_string_length(ver) > 64))
+        return jc_err_field(err, JC_E_INVALID, "version", "version must be a short string");
+    int64_t now = jc_time_now_ms();
+    if (jc_store_orchestrator_seen(jc_req_api(req)->store, jc_req_orchestrator(req), b, now,
+                                   err) < 0)
+        return -1;
+    return jc_reply_json(req, 200, json_pack("{s:o}", "server_time", jc_time_json(now)), err);
+}
+
+/* ---- claims (long-poll) ----------------------------------------------------------------- */
+
+typedef struct claim_wait {
+    int64_t slots;
+    int64_t deadline; /* wall clock ms */
+} claim_wait;
+
+static json_t *claim_json(const jc_claim *c) {
+    json_t *job = json_object();
+    static const char *const keys[] = {"runtime",   "script",  "input",  "env",   "resources",
+                                       "timeout_s", "network", "profile", NULL};
+    for (size_t i = 0; keys[i]; i++) {
+        json_t *v = json_object_get(c->job.spec, keys[i]);
+        if (v)
+            json_object_set(job, keys[i], v);
+    }
+    json_t *o = json_pack("{s:s, s:s, s:I, s:s, s:s}", "execution_id", c->exe.id, "job_id",
+                          c->exe.job_id, "attempt", (json_int_t)c->exe.attempt, "owner",
+                          c->job.owner, "lease_token", c->exe.lease_token);
+    json_object_set_new(o, "lease_expires_at", jc_time_json(c->exe.lease_expires_at));
+    json_object_set_new(o, "job", job);
+    return o;
+}
+
+static int post_claims(jc_req *req, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    claim_wait *w = jc_req_state(req);
+    if (!w) {
+        json_t *b = jc_req_json_object(req, (const char *const[]){"slots", "wait_s", NULL}, err);
+        if (!b)
+            return -1;
+        json_t *slots = json_object_get(b, "slots");
+        json_t *wait = json_object_get(b, "wait_s");
+        if (!json_is_integer(slots) || json_integer_value(slots) < 1 ||
+            json_integer_value(slots) > 64)
+            return jc_err_field(err, JC_E_INVALID, "slots", "slots must be an integer, 1 to 64");
+        if (wait && (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
+                     json_integer_value(wait) > api->cfg->max_wait_s))
+            return jc_err_field(err, JC_E_INVALID, "wait_s",
+                                "wait_s must be an integer, 0 to %lld",
+                                (long long)api->cfg->max_wait_s);
+        w = calloc(1, sizeof(*w));
+        if (!w)
+            return jc_err_sys(err, ENOMEM, "claims");
+        w->slots = json_integer_value(slots);
+        w->deadline = jc_time_now_ms() + (wait ? json_integer_value(wait) : 0) * 1000;
+        jc_req_set_state(req, w, free);
+    }
+    /* Look, and when there is nothing, wait suspended; the generation read before the
+     * look makes a submit that lands between the look and the wait wake us at once. */
+    for (int round = 0; round < 8; round++) {
+        uint64_t gen = jc_api_work_generation(api);
+        int64_t now = jc_time_now_ms();
+        jc_claim *claims;
+        size_t n;
+        int64_t next_due;
+        if (jc_store_claim(api->store, jc_req_orchestrator(req), (size_t)w->slots, now,
+                           lease_ms(api), &claims, &n, &next_due, err) < 0)
+            return -1;
+        if (n > 0 || now >= w->deadline) {
+            json_t *arr = json_array();
+            for (size_t i = 0; i < n; i++) {
+                json_array_append_new(arr, claim_json(&claims[i]));
+                jc_log(JC_LOG_INFO, "claimed", "exe", claims[i].exe.id, "job",
+                       claims[i].exe.job_id, "orchestrator", jc_req_orchestrator(req), NULL);
+            }
+            jc_claims_free(claims, n);
+            jc_metrics_claims(api->metrics, n);
+            return jc_reply_json(req, 200, json_pack("{s:o}", "claims", arr), err);
+        }
+        int64_t wake = w->deadline;
+        if (next_due > now && next_due < wake)
+            wake = next_due;
+        int r = jc_req_wait_work(req, gen, wake);
+        if (r == 1)
+            return 0;
+        if (r < 0) /* stopping: answer what we have (nothing) */
+            w->deadline = now;
+    }
+    return jc_reply_json(req, 200, json_pack("{s:[]}", "claims"), err);
+}
+
+/* ---- one execution ------------------------------------------------------------------ */
+
+static const char *lease_token_of(json_t *b, jc_err *err) {
+    json_t *t = json_object_get(b, "lease_token");
+    if (!json_is_string(t) || json_string_length(t) == 0 || json_string_length(t) > 64)
+        return jc_err_field(err, JC_E_INVALID, "lease_token", "lease_token is required"), NULL;
+    return json_string_value(t);
+}
+
+static int post_start(jc_req *req, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    json_t *b = jc_req_json_object(req, (const char *const[]){"lease_token", NULL}, err);
+    const char *tok = b ? lease_token_of(b, err) : NULL;
+    int64_t expires;
+    if (!tok || jc_store_start(api->store, jc_req_param(req, "id"), tok, jc_time_now_ms(),
+                               lease_ms(api), &expires, err) < 0)
+        return -1;
+    return jc_reply_json(req, 200, json_pack("{s:o}", "lease_expires_at", jc_time_json(expires)),
+                         err);
+}
+
+static int post_heartbeat(jc_req *req, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    json_t *b = jc_req_json_object(req, (const char *const[]){"lease_token", NULL}, err);
+    const char *tok = b ? lease_token_of(b, err) : NULL;
+    int64_t expires;
+    bool cancel;
+    if (!tok || jc_store_heartbeat(api->store, jc_req_param(req, "id"), tok, jc_time_now_ms(),
+                                   lease_ms(api), &expires, &cancel, err) < 0)
+        return -1;
+    return jc_reply_json(req, 200,
+                         json_pack("{s:o, s:b}", "lease_expires_at", jc_time_json(expires),
+                                   "cancel", cancel),
+                         err);
+}
+
+static int post_complete(jc_req *req, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    json_t *b = jc_req_json_object(req, (const char *const[]){"lease_token", "result", NULL}, err);
+    const char *tok = b ? lease_token_of(b, err) : NULL;
+    if (!tok)
+        return -1;
+    json_t *result = json_object_get(b, "result");
+    if (!json_is_object(result))
+        return jc_err_field(err, JC_E_INVALID, "result", "result must be an object");
+    json_t *reason = json_object_get(result, "reason");
+    if (!json_is_string(reason))
+        return jc_err_field(err, JC_E_INVALID, "result.reason", "result.reason must be a string");
+    const char *id = jc_req_param(req, "id");
+    jc_exe_status status;
+    if (jc_store_complete(api->store, id, tok, result, jc_time_now_ms(), &status, err) < 0)
+        return -1;
+    jc_log(JC_LOG_INFO, "completed", "exe", id, "status", jc_exe_status_name(status), NULL);
+    jc_api_notify_log(api, id); /* followers of its log end now */
+    jc_api_notify_work(api);    /* a retry may have been queued */
+    return jc_reply_json(req, 200, json_pack("{s:s}", "status", jc_exe_status_name(status)), err);
+}
+
+static int put_logs(jc_req *req, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    const char *offset_text = jc_req_query(req, "offset");
+    char *end = NULL;
+    errno = 0;
+    long long offset = offset_text ? strtoll(offset_text, &end, 10) : -1;
+    if (!offset_text || !*offset_text || *end || errno || offset < 0 || offset_text[0] == '+')
+        return jc_err_field(err, JC_E_INVALID, "offset", "offset must be an integer, 0 or more");
+    const char *tok = jc_req_header(req, "X-Lease-Token");
+    if (!tok || !*tok)
+        return jc_err_field(err, JC_E_INVALID, "X-Lease-Token", "X-Lease-Token is required");
+    size_t len;
+    const char *data = jc_req_body(req, &len);
+    const char *id = jc_req_param(req, "id");
+    jc_log_append out;
+    if (jc_store_log_append(api->store, id, tok, offset, data, len, &out, err) < 0) {
+        if (err->code == JC_E_RANGE)
+            jc_req_error_extra(req, "length", json_integer(out.length));
+        return -1;
+    }
+    if (out.appended)
+        jc_api_notify_log(api, id);
+    return jc_reply_json(req, 200,
+                         json_pack("{s:I, s:b}", "length", (json_int_t)out.length, "truncated",
+                                   out.truncated),
+                         err);
+}
+
+int jc_internal_routes(jc_router *r, jc_api *api, jc_err *err) {
+    const jc_api_config *c = api->cfg;
+    size_t other = (size_t)c->max_body_other;
+    struct {
+        const char *method, *path;
+        jc_handler h;
+        jc_route_opts o;
+    } routes[] = {
+        {"POST", "/internal/v1/orchestrators/heartbeat", orchestrator_heartbeat,
+         {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
+        {"POST", "/internal/v1/claims", post_claims,
+         {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "claims"}},
+        {"POST", "/internal/v1/executions/{id}/start", post_start,
+         {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
+        {"POST", "/internal/v1/executions/{id}/heartbeat", post_heartbeat,
+         {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
+        {"POST", "/internal/v1/executions/{id}/complete", post_complete,
+         {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
+        {"PUT", "/internal/v1/executions/{id}/logs", put_logs,
+         {.max_body = (size_t)c->max_body_chunk, .raw_body = true, .auth = JC_AUTH_INTERNAL,
+          .group = "internal"}},
+    };
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) <
+            0)
+            return -1;
+    return 0;
+}

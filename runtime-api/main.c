@@ -1,0 +1,373 @@
+/* main.c: the jobcell-api program: serve, migrate, token create. */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+
+#include "api.h"
+#include "handlers.h"
+#include "jobcell/auth.h"
+#include "jobcell/io.h"
+#include "jobcell/log.h"
+#include "server.h"
+
+extern char **environ;
+
+int jc_api_load_profiles(jc_api *api, jc_err *err);
+void jc_api_free_profiles(jc_api *api);
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "Usage: jobcell-api COMMAND [OPTIONS]\n"
+            "\n"
+            "The jobcell API server: it keeps the queue of jobs, hands executions to\n"
+            "orchestrators and serves job scripts their runtime API.\n"
+            "\n"
+            "Commands:\n"
+            "  serve [--config FILE] [--KEY VALUE ...]   run the server\n"
+            "  migrate [--config FILE] [--store-path FILE] apply database migrations\n"
+            "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
+            "                                           create an API token and print it once\n"
+            "\n"
+            "Run 'jobcell-api COMMAND --help' for the options of a command.\n");
+}
+
+static bool wants_help(int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
+static void serve_help(void) {
+    printf("Usage: jobcell-api serve [--config FILE] [--KEY VALUE ...]\n"
+           "\n"
+           "Run the API server until SIGTERM or SIGINT. Settings come from the JSON file\n"
+           "given with --config, then JOBCELL_* environment variables, then flags. Secrets\n"
+           "are read from files (internal_key_file). Settings:\n\n");
+    jc_config_print_help(&jc_api_config_schema, stdout);
+}
+
+/* Load the configuration for a command; argv[0] is the command name. */
+static int load_config(jc_api_config *cfg, int argc, char **argv, jc_err *err) {
+    memset(cfg, 0, sizeof(*cfg));
+    if (jc_config_init(&jc_api_config_schema, cfg, err) < 0)
+        return -1;
+    int next = 0;
+    if (jc_config_load(&jc_api_config_schema, cfg, argc, argv, environ, &next, err) < 0)
+        return -1;
+    if (next < argc)
+        return jc_err_set(err, JC_E_INVALID, "unexpected argument '%s'", argv[next]);
+    int level = jc_log_level_parse(cfg->log_level);
+    if (level < 0)
+        return jc_err_field(err, JC_E_CONFIG, "log_level",
+                            "log_level must be debug, info, warn or error");
+    jc_log_set_level((jc_log_level)level);
+    return 0;
+}
+
+static jc_store *open_store(const jc_api_config *cfg, jc_err *err) {
+    jc_store_options o = {.path = cfg->store_path, .busy_timeout_ms = 10000,
+                          .kill_grace_s = cfg->kill_grace_s};
+    return jc_store_open(&o, err);
+}
+
+/* ---- serve -------------------------------------------------------------------------- */
+
+typedef struct reaper {
+    jc_api *api;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    bool stop;
+} reaper;
+
+static void *reaper_main(void *arg) {
+    reaper *r = arg;
+    jc_api *api = r->api;
+    pthread_mutex_lock(&r->lock);
+    while (!r->stop) {
+        int64_t deadline = jc_time_now_ms() + api->cfg->reaper_interval_s * 1000;
+        struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000L};
+        while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT)
+            ;
+        if (r->stop)
+            break;
+        pthread_mutex_unlock(&r->lock);
+        jc_reap_stats st;
+        jc_err err;
+        int64_t now = jc_time_now_ms();
+        if (jc_store_reap(api->store, now, &st, &err) < 0) {
+            jc_log(JC_LOG_ERROR, "reaper failed", "error", err.msg, NULL);
+        } else if (st.lost || st.requeued) {
+            char lost[24], requeued[24], retried[24];
+            snprintf(lost, sizeof(lost), "%zu", st.lost);
+            snprintf(requeued, sizeof(requeued), "%zu", st.requeued);
+            snprintf(retried, sizeof(retried), "%zu", st.retried);
+            jc_log(JC_LOG_INFO, "leases expired", "lost", lost, "requeued", requeued, "retried",
+                   retried, NULL);
+            jc_metrics_leases_expired(api->metrics, st.lost + st.requeued);
+            jc_api_notify_work(api);
+        }
+        jc_store_idempotency_expire(api->store, now - api->cfg->idempotency_ttl_s * 1000, &err);
+        pthread_mutex_lock(&r->lock);
+    }
+    pthread_mutex_unlock(&r->lock);
+    return NULL;
+}
+
+static int cmd_serve(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        serve_help();
+        return 0;
+    }
+    /* Signals are taken by sigwait below; every thread created from here on inherits
+     * the mask, so none of them is interrupted by SIGTERM. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    jc_api_config cfg;
+    jc_api api = {.cfg = &cfg};
+    jc_err err;
+    jc_err_clear(&err);
+    int rc = 1;
+    jc_server *server = NULL;
+    reaper rp = {.api = &api};
+    pthread_t reaper_thread;
+    bool reaper_started = false;
+    pthread_mutex_init(&rp.lock, NULL);
+    pthread_cond_init(&rp.cond, NULL);
+
+    if (load_config(&cfg, argc, argv, &err) < 0)
+        goto out_cfg;
+    /* The internal key is the orchestrators' only credential: refuse to run without a
+     * strong one rather than serve an internal API anyone could guess. */
+    if (jc_auth_secret_check("internal_key", cfg.internal_key.len, &err) <= 0) {
+        if (err.code == JC_E_OK)
+            jc_err_set(&err, JC_E_CONFIG,
+                       "internal_key is not set: give internal_key_file (at least %d bytes)",
+                       JC_AUTH_MIN_SECRET);
+        goto out_cfg;
+    }
+    if (!cfg.jwt_keyring_file || !*cfg.jwt_keyring_file) {
+        jc_err_set(&err, JC_E_CONFIG, "jwt_keyring_file is not set");
+        goto out_cfg;
+    }
+    api.keyring = jc_jwt_keyring_load(cfg.jwt_keyring_file, &err);
+    if (!api.keyring)
+        goto out_cfg;
+    if (jc_api_load_profiles(&api, &err) < 0)
+        goto out;
+    api.metrics = jc_metrics_new();
+    api.store = open_store(&cfg, &err);
+    if (!api.metrics || !api.store)
+        goto out;
+    /* Orchestrators kept running while we were down: give their leases one period to
+     * heartbeat before the reaper may call anything lost. */
+    size_t extended = 0;
+    if (jc_store_extend_leases(api.store, jc_time_now_ms(), cfg.lease_s * 1000, &extended,
+                               &err) < 0)
+        goto out;
+    if (extended) {
+        char n[24];
+        snprintf(n, sizeof(n), "%zu", extended);
+        jc_log(JC_LOG_INFO, "leases extended after start", "count", n, NULL);
+    }
+    jc_router *main_router = jc_router_new(JC_ERRSTYLE_API);
+    jc_router *runtime_router = jc_router_new(JC_ERRSTYLE_RUNTIME);
+    if (!main_router || !runtime_router) {
+        jc_router_free(main_router);
+        jc_router_free(runtime_router);
+        jc_err_sys(&err, ENOMEM, "router");
+        goto out;
+    }
+    if (jc_admin_routes(main_router, &api, &err) < 0 ||
+        jc_internal_routes(main_router, &api, &err) < 0) {
+        jc_router_free(main_router);
+        jc_router_free(runtime_router);
+        goto out;
+    }
+    jc_runtime_routes(runtime_router, &api);
+    server = jc_server_start(&api, main_router, runtime_router, &err);
+    if (!server)
+        goto out;
+    if (pthread_create(&reaper_thread, NULL, reaper_main, &rp) != 0) {
+        jc_err_sys(&err, errno, "reaper thread");
+        goto out;
+    }
+    reaper_started = true;
+    char port[16], rport[16];
+    snprintf(port, sizeof(port), "%d", jc_server_port(server, false));
+    snprintf(rport, sizeof(rport), "%d", jc_server_port(server, true));
+    jc_log(JC_LOG_INFO, "listening", "listen", cfg.listen, "port", port, "runtime_listen",
+           cfg.runtime_listen, "runtime_port", rport, "store", cfg.store_path, NULL);
+
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0)
+        ;
+    jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+    rc = 0;
+out:
+    if (reaper_started) {
+        pthread_mutex_lock(&rp.lock);
+        rp.stop = true;
+        pthread_cond_signal(&rp.cond);
+        pthread_mutex_unlock(&rp.lock);
+        pthread_join(reaper_thread, NULL);
+    }
+    jc_server_stop(server);
+    jc_store_close(api.store);
+    jc_metrics_free(api.metrics);
+    jc_api_free_profiles(&api);
+    jc_jwt_keyring_free(api.keyring);
+out_cfg:
+    if (rc != 0)
+        fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");
+    else
+        jc_log(JC_LOG_INFO, "stopped", NULL);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    pthread_cond_destroy(&rp.cond);
+    pthread_mutex_destroy(&rp.lock);
+    return rc;
+}
+
+/* ---- migrate ------------------------------------------------------------------------ */
+
+static int cmd_migrate(int argc, char **argv) {
+    if (wants_help(argc, argv)) {
+        printf("Usage: jobcell-api migrate [--config FILE] [--store-path FILE]\n"
+               "\nApply pending database migrations and print the schema version.\n"
+               "The server also does this when it starts.\n");
+        return 0;
+    }
+    jc_api_config cfg;
+    jc_err err;
+    jc_err_clear(&err);
+    if (load_config(&cfg, argc, argv, &err) < 0) {
+        fprintf(stderr, "jobcell-api migrate: %s\n", err.msg);
+        jc_config_free(&jc_api_config_schema, &cfg);
+        return 2;
+    }
+    jc_store_options o = {.path = cfg.store_path, .busy_timeout_ms = 10000};
+    jc_store *st = jc_store_open(&o, &err);
+    int from = 0, to = 0;
+    int rc = st && jc_store_migrate(st, &from, &to, &err) == 0 ? 0 : 1;
+    if (rc == 0)
+        printf("schema version %d (%s)\n", to, cfg.store_path);
+    else
+        fprintf(stderr, "jobcell-api migrate: %s\n", err.msg);
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    return rc;
+}
+
+/* ---- token create ------------------------------------------------------------------- */
+
+static int cmd_token(int argc, char **argv) {
+    static const char help[] =
+        "Usage: jobcell-api token create --user NAME --role admin|user [--name TEXT]\n"
+        "                                [--config FILE] [--store-path FILE]\n"
+        "\nCreate an API token for NAME and print it once. Only its SHA-256 is stored:\n"
+        "keep the printed token, it cannot be shown again.\n";
+    if (wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    if (argc < 2 || strcmp(argv[1], "create") != 0) {
+        fputs(help, stderr);
+        return 2;
+    }
+    const char *user = NULL, *role = "user", *name = "created by jobcell-api",
+               *config = NULL, *store_path = NULL;
+    for (int i = 2; i < argc; i++) {
+        const char **slot = strcmp(argv[i], "--user") == 0         ? &user
+                            : strcmp(argv[i], "--role") == 0       ? &role
+                            : strcmp(argv[i], "--name") == 0       ? &name
+                            : strcmp(argv[i], "--config") == 0     ? &config
+                            : strcmp(argv[i], "--store-path") == 0 ? &store_path
+                                                                   : NULL;
+        if (!slot || i + 1 >= argc) {
+            fprintf(stderr, "jobcell-api token create: unknown or incomplete option '%s'\n%s",
+                    argv[i], help);
+            return 2;
+        }
+        *slot = argv[++i];
+    }
+    if (!user) {
+        fprintf(stderr, "jobcell-api token create: --user is required\n%s", help);
+        return 2;
+    }
+    jc_api_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    jc_err err;
+    jc_err_clear(&err);
+    int rc = 1;
+    jc_store *st = NULL;
+    if (jc_config_init(&jc_api_config_schema, &cfg, &err) < 0 ||
+        (config && jc_config_load_file(&jc_api_config_schema, &cfg, config, &err) < 0) ||
+        jc_config_apply_env(&jc_api_config_schema, &cfg, environ, &err) < 0 ||
+        (store_path && jc_config_set(&jc_api_config_schema, &cfg, "store_path", store_path,
+                                     "flag --store-path", false, &err) < 0))
+        goto out;
+    st = open_store(&cfg, &err);
+    if (!st)
+        goto out;
+    jc_api_token tok;
+    char secret[JC_API_TOKEN_LEN + 1];
+    if (jc_api_token_issue(st, name, user, role, &tok, secret, &err) < 0)
+        goto out;
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role",
+                          tok.role, "by", "jobcell-api token create");
+    jc_store_audit(st, "token_create", f, jc_time_now_ms(), &err);
+    json_decref(f);
+    printf("%s\n", secret);
+    fflush(stdout);
+    OPENSSL_cleanse(secret, sizeof(secret));
+    fprintf(stderr, "token %s for %s (%s) created; it is shown only once\n", tok.id, tok.user,
+            tok.role);
+    rc = 0;
+out:
+    if (rc != 0) {
+        fprintf(stderr, "jobcell-api token create: %s\n", err.msg);
+        if (err.code == JC_E_INVALID || err.code == JC_E_CONFIG || err.code == JC_E_UNKNOWN_FIELD)
+            rc = 2;
+    }
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) {
+        printf("jobcell-api %s\n", JC_VERSION);
+        return 0;
+    }
+    if (strcmp(cmd, "serve") == 0) {
+        int rc = cmd_serve(argc - 1, argv + 1);
+        return rc;
+    }
+    if (strcmp(cmd, "migrate") == 0)
+        return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return cmd_token(argc - 1, argv + 1);
+    fprintf(stderr, "jobcell-api: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}
