@@ -111,8 +111,11 @@ static int post_job(jc_req *req, jc_err *err) {
     _cleanup_json_ json_t *spec = f.spec;
     int64_t now = jc_time_now_ms();
     jc_job job = {.spec = spec, .created_at = now, .status = JC_EXE_QUEUED};
-    jc_execution exe = {.attempt = 1, .status = JC_EXE_QUEUED, .created_at = now,
-                        .scheduled_for = f.scheduled_for, .timeout_s = f.timeout_s,
+    jc_execution exe = {.attempt = 1,
+                        .status = JC_EXE_QUEUED,
+                        .created_at = now,
+                        .scheduled_for = f.scheduled_for,
+                        .timeout_s = f.timeout_s,
                         .condition = -1};
     if (jc_random_id("job_", job.id, sizeof(job.id), err) < 0 ||
         jc_random_id("exe_", exe.id, sizeof(exe.id), err) < 0)
@@ -150,8 +153,7 @@ static int post_job(jc_req *req, jc_err *err) {
         return text ? -1 : jc_err_sys(err, ENOMEM, "job");
     if (replay)
         return jc_reply_bytes(req, 201, "application/json", replay, strlen(replay), err);
-    jc_log(JC_LOG_INFO, "job submitted", "job", job.id, "exe", exe.id, "owner", who->user,
-           NULL);
+    jc_log(JC_LOG_INFO, "job submitted", "job", job.id, "exe", exe.id, "owner", who->user, NULL);
     jc_api_notify_work(api);
     return jc_reply_bytes(req, 201, "application/json", text, strlen(text), err);
 }
@@ -167,7 +169,9 @@ static int list_jobs(jc_req *req, jc_err *err) {
         return jc_err_field(err, JC_E_INVALID, "status",
                             "status must be one of queued, claimed, running, succeeded, failed, "
                             "canceled, lost");
-    jc_job_page q = {.owner = scope_of(req), .status = st, .limit = (size_t)limit,
+    jc_job_page q = {.owner = scope_of(req),
+                     .status = st,
+                     .limit = (size_t)limit,
                      .cursor = jc_req_query(req, "cursor")};
     jc_job *jobs;
     size_t n;
@@ -178,10 +182,10 @@ static int list_jobs(jc_req *req, jc_err *err) {
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, jc_job_json(&jobs[i], false));
     jc_jobs_free(jobs, n);
-    return jc_reply_json(req, 200,
-                         json_pack("{s:o, s:o}", "jobs", arr, "next_cursor",
-                                   next ? json_string(next) : json_null()),
-                         err);
+    return jc_reply_json(
+        req, 200,
+        json_pack("{s:o, s:o}", "jobs", arr, "next_cursor", next ? json_string(next) : json_null()),
+        err);
 }
 
 static int get_job(jc_req *req, jc_err *err) {
@@ -256,8 +260,8 @@ static int get_logs(jc_req *req, jc_err *err) {
     jc_execution_clear(&e);
     if (offset > length) {
         jc_req_error_extra(req, "length", json_integer(length));
-        return jc_err_set(err, JC_E_RANGE, "offset %" PRId64 " is past the end of the log (%" PRId64
-                                           " bytes)",
+        return jc_err_set(err, JC_E_RANGE,
+                          "offset %" PRId64 " is past the end of the log (%" PRId64 " bytes)",
                           offset, length);
     }
     if (follow)
@@ -331,10 +335,10 @@ static int put_var(jc_req *req, jc_err *err) {
     int64_t now = jc_time_now_ms();
     if (jc_store_var_put(api->store, jc_req_principal(req)->user, key, value, now, err) < 0)
         return -1;
-    return jc_reply_json(req, 200,
-                         json_pack("{s:s, s:O, s:o}", "key", key, "value", value, "updated_at",
-                                   jc_time_json(now)),
-                         err);
+    return jc_reply_json(
+        req, 200,
+        json_pack("{s:s, s:O, s:o}", "key", key, "value", value, "updated_at", jc_time_json(now)),
+        err);
 }
 
 static int delete_var(jc_req *req, jc_err *err) {
@@ -390,8 +394,8 @@ int jc_api_token_issue(jc_store *st, const char *name, const char *user, const c
 
 static int post_token(jc_req *req, jc_err *err) {
     const jc_principal *who = jc_req_principal(req);
-    json_t *body = jc_req_json_object(req, (const char *const[]){"name", "user", "role", NULL},
-                                      err);
+    json_t *body =
+        jc_req_json_object(req, (const char *const[]){"name", "user", "role", NULL}, err);
     if (!body)
         return -1;
     json_t *name = json_object_get(body, "name");
@@ -412,8 +416,8 @@ static int post_token(jc_req *req, jc_err *err) {
                            role ? json_string_value(role) : "user", &tok, secret, err) < 0)
         return -1;
     audit(req, "token_create",
-          json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role,
-                    "by", who->user));
+          json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role, "by",
+                    who->user));
     json_t *o = token_json(&tok);
     json_object_set_new(o, "token", json_string(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -436,7 +440,8 @@ static int delete_token(jc_req *req, jc_err *err) {
     const char *id = jc_req_param(req, "id");
     if (jc_store_token_delete(jc_req_api(req)->store, id, scope_of(req), err) < 0)
         return -1;
-    audit(req, "token_delete", json_pack("{s:s, s:s}", "id", id, "by", jc_req_principal(req)->user));
+    audit(req, "token_delete",
+          json_pack("{s:s, s:s}", "id", id, "by", jc_req_principal(req)->user));
     return jc_reply_empty(req, 204, err);
 }
 
@@ -444,8 +449,8 @@ static int list_profiles(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     json_t *arr = json_array();
     for (size_t i = 0; i < api->nprofiles; i++)
-        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", api->profiles[i],
-                                             "description", api->profile_descriptions[i]));
+        json_array_append_new(arr, json_pack("{s:s, s:s}", "name", api->profiles[i], "description",
+                                             api->profile_descriptions[i]));
     return jc_reply_json(req, 200, json_pack("{s:o}", "profiles", arr), err);
 }
 
@@ -459,30 +464,38 @@ int jc_admin_routes(jc_router *r, jc_api *api, jc_err *err) {
     } routes[] = {
         {"GET", "/health", get_health, {.group = "health"}},
         {"GET", "/metrics", get_metrics, {.group = "metrics"}},
-        {"POST", "/v1/jobs", post_job,
+        {"POST",
+         "/v1/jobs",
+         post_job,
          {.max_body = (size_t)c->max_body_jobs, .auth = JC_AUTH_USER, .group = "jobs"}},
         {"GET", "/v1/jobs", list_jobs, {.auth = JC_AUTH_USER, .group = "jobs"}},
         {"GET", "/v1/jobs/{id}", get_job, {.auth = JC_AUTH_USER, .group = "jobs"}},
-        {"POST", "/v1/jobs/{id}/cancel", cancel_job,
+        {"POST",
+         "/v1/jobs/{id}/cancel",
+         cancel_job,
          {.max_body = other, .auth = JC_AUTH_USER, .group = "jobs"}},
-        {"GET", "/v1/executions/{id}", get_execution,
+        {"GET",
+         "/v1/executions/{id}",
+         get_execution,
          {.auth = JC_AUTH_USER, .group = "executions"}},
         {"GET", "/v1/executions/{id}/logs", get_logs, {.auth = JC_AUTH_USER, .group = "logs"}},
         {"GET", "/v1/variables", list_vars, {.auth = JC_AUTH_USER, .group = "variables"}},
         {"GET", "/v1/variables/{key}", get_var, {.auth = JC_AUTH_USER, .group = "variables"}},
-        {"PUT", "/v1/variables/{key}", put_var,
+        {"PUT",
+         "/v1/variables/{key}",
+         put_var,
          {.max_body = other, .auth = JC_AUTH_USER, .group = "variables"}},
-        {"DELETE", "/v1/variables/{key}", delete_var,
-         {.auth = JC_AUTH_USER, .group = "variables"}},
-        {"POST", "/v1/tokens", post_token,
+        {"DELETE", "/v1/variables/{key}", delete_var, {.auth = JC_AUTH_USER, .group = "variables"}},
+        {"POST",
+         "/v1/tokens",
+         post_token,
          {.max_body = other, .auth = JC_AUTH_USER, .group = "tokens"}},
         {"GET", "/v1/tokens", list_tokens, {.auth = JC_AUTH_USER, .group = "tokens"}},
         {"DELETE", "/v1/tokens/{id}", delete_token, {.auth = JC_AUTH_USER, .group = "tokens"}},
         {"GET", "/v1/profiles", list_profiles, {.auth = JC_AUTH_USER, .group = "profiles"}},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) <
-            0)
+        if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) < 0)
             return -1;
     return 0;
 }

@@ -3,8 +3,10 @@
 
 #include "api.h"
 
-#define F(k, t, m, d, lo, hi, h) {k, t, offsetof(jc_api_config, m), d, lo, hi, 0, 0, h}
-#define FD(k, m, d, lo, hi, h) {k, JC_CFG_DOUBLE, offsetof(jc_api_config, m), d, 0, 0, lo, hi, h}
+#define F(k, t, m, d, lo, hi, h)                                                                   \
+    { k, t, offsetof(jc_api_config, m), d, lo, hi, 0, 0, h }
+#define FD(k, m, d, lo, hi, h)                                                                     \
+    { k, JC_CFG_DOUBLE, offsetof(jc_api_config, m), d, 0, 0, lo, hi, h }
 
 static const jc_cfg_field fields[] = {
     F("listen", JC_CFG_STRING, listen, "127.0.0.1:8080", 0, 0,
@@ -45,8 +47,7 @@ static const jc_cfg_field fields[] = {
     F("limits.input_bytes", JC_CFG_INT, max_input_bytes, "262144", 2, 1073741824,
       "largest job input (compact JSON)"),
     F("limits.env_entries", JC_CFG_INT, max_env, "64", 0, 4096, "most env entries of a job"),
-    F("limits.env_value_bytes", JC_CFG_INT, max_env_value, "4096", 1, 1048576,
-      "longest env value"),
+    F("limits.env_value_bytes", JC_CFG_INT, max_env_value, "4096", 1, 1048576, "longest env value"),
     F("limits.output_bytes", JC_CFG_INT, max_output_bytes, "1048576", 2, 1073741824,
       "largest job output (compact JSON)"),
     F("limits.variable_bytes", JC_CFG_INT, max_variable_bytes, "65536", 2, 1073741824,

@@ -8,7 +8,7 @@
 
 /* A validated job (validate.c). */
 typedef struct jc_job_fields {
-    json_t *spec; /* owned: the complete spec with defaults */
+    json_t *spec;     /* owned: the complete spec with defaults */
     const char *name; /* points into spec */
     int priority;
     int64_t timeout_s;

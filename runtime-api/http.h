@@ -108,6 +108,12 @@ unsigned jc_http_status(jc_errcode code);
 /* The PROTOCOL.md error code for a jc_errcode ("invalid_field", "lease_lost", …). */
 const char *jc_http_error_code(jc_errcode code, bool has_field);
 
+/* Count one strike against the request's connection; returns the connection's count so
+ * far (UINT_MAX when it cannot be counted). */
+unsigned jc_req_connection_strike(jc_req *req);
+/* Close the connection once this answer is sent ("Connection: close"). */
+void jc_req_close_connection(jc_req *req);
+
 /* Count an authentication failure (metrics and audit): group is the route group, reason
  * a fixed word ("missing", "malformed", "wrong_key", "invalid_token:expired", …). */
 void jc_req_auth_failure(jc_req *req, const char *reason);

@@ -22,16 +22,15 @@ static int64_t lease_ms(jc_api *api) {
 static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
     json_t *b = jc_req_json_object(
         req,
-        (const char *const[]){"slots_total", "slots_free", "running", "profiles", "version",
-                              NULL},
+        (const char *const[]){"slots_total", "slots_free", "running", "profiles", "version", NULL},
         err);
     if (!b)
         return -1;
     const char *ints[] = {"slots_total", "slots_free"};
     for (size_t i = 0; i < 2; i++) {
         json_t *v = json_object_get(b, ints[i]);
-        if (v && (!json_is_integer(v) || json_integer_value(v) < 0 ||
-                  json_integer_value(v) > 100000))
+        if (v &&
+            (!json_is_integer(v) || json_integer_value(v) < 0 || json_integer_value(v) > 100000))
             return jc_err_field(err, JC_E_INVALID, ints[i], "%s must be a non-negative integer",
                                 ints[i]);
     }
@@ -52,8 +51,8 @@ static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
     if (ver && (!json_is_string(ver) || json_string_length(ver) > 64))
         return jc_err_field(err, JC_E_INVALID, "version", "version must be a short string");
     int64_t now = jc_time_now_ms();
-    if (jc_store_orchestrator_seen(jc_req_api(req)->store, jc_req_orchestrator(req), b, now,
-                                   err) < 0)
+    if (jc_store_orchestrator_seen(jc_req_api(req)->store, jc_req_orchestrator(req), b, now, err) <
+        0)
         return -1;
     return jc_reply_json(req, 200, json_pack("{s:o}", "server_time", jc_time_json(now)), err);
 }
@@ -67,7 +66,7 @@ typedef struct claim_wait {
 
 static json_t *claim_json(const jc_claim *c) {
     json_t *job = json_object();
-    static const char *const keys[] = {"runtime",   "script",  "input",  "env",   "resources",
+    static const char *const keys[] = {"runtime",   "script",  "input",   "env", "resources",
                                        "timeout_s", "network", "profile", NULL};
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(c->job.spec, keys[i]);
@@ -96,8 +95,7 @@ static int post_claims(jc_req *req, jc_err *err) {
             return jc_err_field(err, JC_E_INVALID, "slots", "slots must be an integer, 1 to 64");
         if (wait && (!json_is_integer(wait) || json_integer_value(wait) < 0 ||
                      json_integer_value(wait) > api->cfg->max_wait_s))
-            return jc_err_field(err, JC_E_INVALID, "wait_s",
-                                "wait_s must be an integer, 0 to %lld",
+            return jc_err_field(err, JC_E_INVALID, "wait_s", "wait_s must be an integer, 0 to %lld",
                                 (long long)api->cfg->max_wait_s);
         w = calloc(1, sizeof(*w));
         if (!w)
@@ -121,8 +119,8 @@ static int post_claims(jc_req *req, jc_err *err) {
             json_t *arr = json_array();
             for (size_t i = 0; i < n; i++) {
                 json_array_append_new(arr, claim_json(&claims[i]));
-                jc_log(JC_LOG_INFO, "claimed", "exe", claims[i].exe.id, "job",
-                       claims[i].exe.job_id, "orchestrator", jc_req_orchestrator(req), NULL);
+                jc_log(JC_LOG_INFO, "claimed", "exe", claims[i].exe.id, "job", claims[i].exe.job_id,
+                       "orchestrator", jc_req_orchestrator(req), NULL);
             }
             jc_claims_free(claims, n);
             jc_metrics_claims(api->metrics, n);
@@ -170,10 +168,9 @@ static int post_heartbeat(jc_req *req, jc_err *err) {
     if (!tok || jc_store_heartbeat(api->store, jc_req_param(req, "id"), tok, jc_time_now_ms(),
                                    lease_ms(api), &expires, &cancel, err) < 0)
         return -1;
-    return jc_reply_json(req, 200,
-                         json_pack("{s:o, s:b}", "lease_expires_at", jc_time_json(expires),
-                                   "cancel", cancel),
-                         err);
+    return jc_reply_json(
+        req, 200,
+        json_pack("{s:o, s:b}", "lease_expires_at", jc_time_json(expires), "cancel", cancel), err);
 }
 
 static int post_complete(jc_req *req, jc_err *err) {
@@ -220,10 +217,9 @@ static int put_logs(jc_req *req, jc_err *err) {
     }
     if (out.appended)
         jc_api_notify_log(api, id);
-    return jc_reply_json(req, 200,
-                         json_pack("{s:I, s:b}", "length", (json_int_t)out.length, "truncated",
-                                   out.truncated),
-                         err);
+    return jc_reply_json(
+        req, 200,
+        json_pack("{s:I, s:b}", "length", (json_int_t)out.length, "truncated", out.truncated), err);
 }
 
 int jc_internal_routes(jc_router *r, jc_api *api, jc_err *err) {
@@ -234,23 +230,36 @@ int jc_internal_routes(jc_router *r, jc_api *api, jc_err *err) {
         jc_handler h;
         jc_route_opts o;
     } routes[] = {
-        {"POST", "/internal/v1/orchestrators/heartbeat", orchestrator_heartbeat,
+        {"POST",
+         "/internal/v1/orchestrators/heartbeat",
+         orchestrator_heartbeat,
          {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
-        {"POST", "/internal/v1/claims", post_claims,
+        {"POST",
+         "/internal/v1/claims",
+         post_claims,
          {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "claims"}},
-        {"POST", "/internal/v1/executions/{id}/start", post_start,
+        {"POST",
+         "/internal/v1/executions/{id}/start",
+         post_start,
          {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
-        {"POST", "/internal/v1/executions/{id}/heartbeat", post_heartbeat,
+        {"POST",
+         "/internal/v1/executions/{id}/heartbeat",
+         post_heartbeat,
          {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
-        {"POST", "/internal/v1/executions/{id}/complete", post_complete,
+        {"POST",
+         "/internal/v1/executions/{id}/complete",
+         post_complete,
          {.max_body = other, .auth = JC_AUTH_INTERNAL, .group = "internal"}},
-        {"PUT", "/internal/v1/executions/{id}/logs", put_logs,
-         {.max_body = (size_t)c->max_body_chunk, .raw_body = true, .auth = JC_AUTH_INTERNAL,
+        {"PUT",
+         "/internal/v1/executions/{id}/logs",
+         put_logs,
+         {.max_body = (size_t)c->max_body_chunk,
+          .raw_body = true,
+          .auth = JC_AUTH_INTERNAL,
           .group = "internal"}},
     };
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) <
-            0)
+        if (jc_router_add(r, routes[i].method, routes[i].path, routes[i].h, &routes[i].o, err) < 0)
             return -1;
     return 0;
 }

@@ -72,8 +72,8 @@ static int load_config(jc_api_config *cfg, int argc, char **argv, jc_err *err) {
 }
 
 static jc_store *open_store(const jc_api_config *cfg, jc_err *err) {
-    jc_store_options o = {.path = cfg->store_path, .busy_timeout_ms = 10000,
-                          .kill_grace_s = cfg->kill_grace_s};
+    jc_store_options o = {
+        .path = cfg->store_path, .busy_timeout_ms = 10000, .kill_grace_s = cfg->kill_grace_s};
     return jc_store_open(&o, err);
 }
 
@@ -173,8 +173,8 @@ static int cmd_serve(int argc, char **argv) {
     /* Orchestrators kept running while we were down: give their leases one period to
      * heartbeat before the reaper may call anything lost. */
     size_t extended = 0;
-    if (jc_store_extend_leases(api.store, jc_time_now_ms(), cfg.lease_s * 1000, &extended,
-                               &err) < 0)
+    if (jc_store_extend_leases(api.store, jc_time_now_ms(), cfg.lease_s * 1000, &extended, &err) <
+        0)
         goto out;
     if (extended) {
         char n[24];
@@ -285,8 +285,8 @@ static int cmd_token(int argc, char **argv) {
         fputs(help, stderr);
         return 2;
     }
-    const char *user = NULL, *role = "user", *name = "created by jobcell-api",
-               *config = NULL, *store_path = NULL;
+    const char *user = NULL, *role = "user", *name = "created by jobcell-api", *config = NULL,
+               *store_path = NULL;
     for (int i = 2; i < argc; i++) {
         const char **slot = strcmp(argv[i], "--user") == 0         ? &user
                             : strcmp(argv[i], "--role") == 0       ? &role
@@ -324,8 +324,8 @@ static int cmd_token(int argc, char **argv) {
     char secret[JC_API_TOKEN_LEN + 1];
     if (jc_api_token_issue(st, name, user, role, &tok, secret, &err) < 0)
         goto out;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role",
-                          tok.role, "by", "jobcell-api token create");
+    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role,
+                          "by", "jobcell-api token create");
     jc_store_audit(st, "token_create", f, jc_time_now_ms(), &err);
     json_decref(f);
     printf("%s\n", secret);

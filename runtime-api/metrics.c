@@ -11,9 +11,9 @@
 
 #include "api.h"
 
-static const char *const groups[] = {"health", "metrics",  "jobs",   "executions",
-                                     "logs",   "variables", "tokens", "profiles",
-                                     "internal", "claims",  "runtime", "other"};
+static const char *const groups[] = {"health",   "metrics",   "jobs",    "executions",
+                                     "logs",     "variables", "tokens",  "profiles",
+                                     "internal", "claims",    "runtime", "other"};
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -179,8 +179,9 @@ char *jc_metrics_render(jc_metrics *m, jc_store *st, size_t *len) {
         put(&b, "jobcell_http_request_duration_seconds_count{group=\"%s\"} %" PRIu64 "\n",
             groups[g], m->count[g]);
     }
-    put(&b, "# HELP jobcell_claims_total Executions handed to orchestrators.\n"
-            "# TYPE jobcell_claims_total counter\njobcell_claims_total %" PRIu64 "\n",
+    put(&b,
+        "# HELP jobcell_claims_total Executions handed to orchestrators.\n"
+        "# TYPE jobcell_claims_total counter\njobcell_claims_total %" PRIu64 "\n",
         m->claims);
     put(&b,
         "# HELP jobcell_leases_expired_total Leases that ran out (lost or re-queued).\n"

@@ -10,6 +10,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -331,8 +332,8 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     if (internal && status == 503)
         message = "the service is unavailable, try again later";
     if (internal)
-        jc_log(JC_LOG_ERROR, "request failed", "path", req->path, "method", req->method,
-               "error", err->msg, NULL);
+        jc_log(JC_LOG_ERROR, "request failed", "path", req->path, "method", req->method, "error",
+               err->msg, NULL);
     const char *code = status == 405   ? "method_not_allowed"
                        : status == 404 ? "not_found"
                                        : jc_http_error_code(err->code, err->field[0] != 0);
@@ -516,8 +517,8 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
-    json_t *f = json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote",
-                          req->remote);
+    json_t *f =
+        json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
     jc_err ignored;
     jc_store_audit(api->store, "auth_failure", f, jc_time_now_ms(), &ignored);
     json_decref(f);
@@ -809,6 +810,32 @@ static void req_free(jc_req *req) {
     free(req);
 }
 
+/* Per-connection state: a strike count (the runtime API closes a connection after too
+ * many invalid tokens on it). Allocated when the connection opens, freed when it closes. */
+static void connection_notify(void *cls, struct MHD_Connection *conn, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+    (void)cls;
+    (void)conn;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        *socket_context = calloc(1, sizeof(unsigned));
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+unsigned jc_req_connection_strike(jc_req *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    unsigned *strikes = ci ? ci->socket_context : NULL;
+    /* a connection is served by one thread at a time: no lock needed */
+    return strikes ? ++*strikes : UINT_MAX;
+}
+
+void jc_req_close_connection(jc_req *req) {
+    jc_reply_header(req, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
 static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
     (void)cls;
@@ -830,8 +857,8 @@ static bool json_content_type(const char *ct) {
     if (!ct)
         return false;
     size_t n = strlen("application/json");
-    return strncasecmp(ct, "application/json", n) == 0 && (ct[n] == '\0' || ct[n] == ';' ||
-                                                           ct[n] == ' ');
+    return strncasecmp(ct, "application/json", n) == 0 &&
+           (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
 static enum MHD_Result queue(jc_req *req) {
@@ -889,9 +916,9 @@ static void req_prepare(jc_req *req) {
         req->early_error = true;
         req->early_status = m == 2 ? 405 : m < 0 ? 400 : 404;
         jc_err_set(&req->early, m < 0 ? JC_E_INVALID : JC_E_NOT_FOUND, "%s",
-                   m == 2   ? "this method is not allowed on this path"
-                   : m < 0  ? "the path is not valid"
-                            : "no such path");
+                   m == 2  ? "this method is not allowed on this path"
+                   : m < 0 ? "the path is not valid"
+                           : "no such path");
         return;
     }
     req->max_body = req->route->opts.max_body ? req->route->opts.max_body : DEFAULT_MAX_BODY;
@@ -910,8 +937,8 @@ static void req_prepare(jc_req *req) {
     }
     if (!req->route->opts.raw_body && !req->l->runtime) {
         const char *ct = jc_req_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-        bool has_body = (cl && strcmp(cl, "0") != 0) ||
-                        jc_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        bool has_body =
+            (cl && strcmp(cl, "0") != 0) || jc_req_header(req, MHD_HTTP_HEADER_TRANSFER_ENCODING);
         if (has_body && !json_content_type(ct)) {
             req->early_error = true;
             req->early_status = 415;
@@ -921,9 +948,8 @@ static void req_prepare(jc_req *req) {
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
     (void)version;
     listener *l = cls;
     jc_req *req = *con_cls;
@@ -1058,15 +1084,14 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
     return 0;
 }
 
-static int listener_start(jc_server *s, listener *l, const char *addr, bool runtime,
-                          jc_err *err) {
+static int listener_start(jc_server *s, listener *l, const char *addr, bool runtime, jc_err *err) {
     struct sockaddr_storage ss;
     socklen_t slen;
     if (parse_listen(addr, &ss, &slen, err) < 0)
         return -1;
     const jc_api_config *cfg = s->api->cfg;
-    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+    unsigned flags =
+        MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     l->server = s;
@@ -1083,8 +1108,9 @@ static int listener_start(jc_server *s, listener *l, const char *addr, bool runt
         (unsigned)cfg->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT, per_ip,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
-        completed, NULL, MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL,
-        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
+        completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, NULL,
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+        MHD_OPTION_END);
     if (!l->daemon)
         return jc_err_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s", addr);
     return 0;
@@ -1155,8 +1181,7 @@ void jc_server_stop(jc_server *s) {
     if (s->timer_started)
         pthread_join(s->timer, NULL);
     /* Let in-flight requests finish (bounded: idle keep-alive connections count too). */
-    for (int i = 0; i < 50 && active_connections(&s->main) + active_connections(&s->runtime);
-         i++) {
+    for (int i = 0; i < 50 && active_connections(&s->main) + active_connections(&s->runtime); i++) {
         struct timespec ts = {0, 20 * 1000 * 1000};
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&s->lock);

@@ -10,14 +10,12 @@
 #include "handlers.h"
 #include "jobcell/io.h"
 
-static const char *const job_keys[] = {"name",    "runtime",  "script",        "input",
-                                       "env",     "resources", "timeout_s",    "network",
-                                       "profile", "priority",  "scheduled_for", "retry",
-                                       NULL};
+static const char *const job_keys[] = {
+    "name",    "runtime", "script",   "input",         "env",   "resources", "timeout_s",
+    "network", "profile", "priority", "scheduled_for", "retry", NULL};
 static const char *const runtimes[] = {"bash", "sh", "python", "node", NULL};
-static const char *const reserved_env[] = {"PATH",       "HOME",     "TMPDIR",
-                                           "LANG",       "BASH_ENV", "PYTHONPATH",
-                                           "NODE_PATH",  NULL};
+static const char *const reserved_env[] = {"PATH",     "HOME",       "TMPDIR",    "LANG",
+                                           "BASH_ENV", "PYTHONPATH", "NODE_PATH", NULL};
 
 static bool in_list(const char *const *list, const char *s) {
     for (size_t i = 0; list[i]; i++)
@@ -76,8 +74,8 @@ bool jc_variable_key_valid(const char *key) {
     return true;
 }
 
-static int int_field(const json_t *obj, const char *key, const char *path, int64_t def,
-                     int64_t lo, int64_t hi, int64_t *out, jc_err *err) {
+static int int_field(const json_t *obj, const char *key, const char *path, int64_t def, int64_t lo,
+                     int64_t hi, int64_t *out, jc_err *err) {
     const json_t *v = json_object_get(obj, key);
     if (!v) {
         *out = def;
@@ -87,9 +85,8 @@ static int int_field(const json_t *obj, const char *key, const char *path, int64
         return jc_err_field(err, JC_E_INVALID, path, "%s must be an integer", path);
     int64_t x = json_integer_value(v);
     if (x < lo || x > hi)
-        return jc_err_field(err, JC_E_INVALID, path,
-                            "%s must be between %lld and %lld", path, (long long)lo,
-                            (long long)hi);
+        return jc_err_field(err, JC_E_INVALID, path, "%s must be between %lld and %lld", path,
+                            (long long)lo, (long long)hi);
     *out = x;
     return 0;
 }
@@ -143,8 +140,8 @@ static int validate_env(jc_api *api, const json_t *env, json_t *spec, jc_err *er
 }
 
 static int validate_resources(jc_api *api, const json_t *res, json_t *spec, jc_err *err) {
-    static const char *const keys[] = {"memory_mb", "pids",         "cpu",
-                                       "tmp_mb",    "workspace_mb", "output_mb", NULL};
+    static const char *const keys[] = {"memory_mb",    "pids",      "cpu", "tmp_mb",
+                                       "workspace_mb", "output_mb", NULL};
     const jc_api_config *c = api->cfg;
     if (res && !json_is_object(res))
         return jc_err_field(err, JC_E_INVALID, "resources", "resources must be an object");
@@ -160,8 +157,8 @@ static int validate_resources(jc_api *api, const json_t *res, json_t *spec, jc_e
         int_field(res, "tmp_mb", "resources.tmp_mb", 100, 1, c->max_tmp_mb, &tmp, err) < 0 ||
         int_field(res, "workspace_mb", "resources.workspace_mb", 256, 1, c->max_workspace_mb,
                   &workspace, err) < 0 ||
-        int_field(res, "output_mb", "resources.output_mb", 16, 1, c->max_output_mb, &output,
-                  err) < 0)
+        int_field(res, "output_mb", "resources.output_mb", 16, 1, c->max_output_mb, &output, err) <
+            0)
         goto out;
     double cpu = 0.5;
     const json_t *cv = json_object_get(res, "cpu");
@@ -187,10 +184,10 @@ static int validate_resources(jc_api *api, const json_t *res, json_t *spec, jc_e
         goto out;
     }
     json_object_set_new(spec, "resources",
-                        json_pack("{s:I, s:I, s:f, s:I, s:I, s:I}", "memory_mb",
-                                  (json_int_t)memory, "pids", (json_int_t)pids, "cpu", cpu,
-                                  "tmp_mb", (json_int_t)tmp, "workspace_mb",
-                                  (json_int_t)workspace, "output_mb", (json_int_t)output));
+                        json_pack("{s:I, s:I, s:f, s:I, s:I, s:I}", "memory_mb", (json_int_t)memory,
+                                  "pids", (json_int_t)pids, "cpu", cpu, "tmp_mb", (json_int_t)tmp,
+                                  "workspace_mb", (json_int_t)workspace, "output_mb",
+                                  (json_int_t)output));
     rc = 0;
 out:
     json_decref(empty);
@@ -198,8 +195,8 @@ out:
 }
 
 static int validate_retry(const json_t *r, json_t *spec, jc_err *err) {
-    static const char *const keys[] = {"max_attempts", "backoff_s", "backoff_max_s",
-                                       "on_failure", NULL};
+    static const char *const keys[] = {"max_attempts", "backoff_s", "backoff_max_s", "on_failure",
+                                       NULL};
     if (r && !json_is_object(r))
         return jc_err_field(err, JC_E_INVALID, "retry", "retry must be an object");
     json_t *empty = NULL;
@@ -210,8 +207,7 @@ static int validate_retry(const json_t *r, json_t *spec, jc_err *err) {
     if (check_keys(r, keys, "retry.", err) < 0 ||
         int_field(r, "max_attempts", "retry.max_attempts", 1, 1, 100, &max_attempts, err) < 0 ||
         int_field(r, "backoff_s", "retry.backoff_s", 10, 0, 86400, &backoff, err) < 0 ||
-        int_field(r, "backoff_max_s", "retry.backoff_max_s", 600, 0, 86400, &backoff_max,
-                  err) < 0)
+        int_field(r, "backoff_max_s", "retry.backoff_max_s", 600, 0, 86400, &backoff_max, err) < 0)
         goto out;
     const json_t *of = json_object_get(r, "on_failure");
     if (of && !json_is_boolean(of)) {
@@ -224,10 +220,9 @@ static int validate_retry(const json_t *r, json_t *spec, jc_err *err) {
         goto out;
     }
     json_object_set_new(spec, "retry",
-                        json_pack("{s:I, s:I, s:I, s:b}", "max_attempts",
-                                  (json_int_t)max_attempts, "backoff_s", (json_int_t)backoff,
-                                  "backoff_max_s", (json_int_t)backoff_max, "on_failure",
-                                  json_is_true(of)));
+                        json_pack("{s:I, s:I, s:I, s:b}", "max_attempts", (json_int_t)max_attempts,
+                                  "backoff_s", (json_int_t)backoff, "backoff_max_s",
+                                  (json_int_t)backoff_max, "on_failure", json_is_true(of)));
     rc = 0;
 out:
     json_decref(empty);
@@ -256,8 +251,7 @@ int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err 
         goto fail;
     }
     if (!json_is_string(v) || !in_list(runtimes, json_string_value(v))) {
-        jc_err_field(err, JC_E_INVALID, "runtime",
-                     "runtime must be one of bash, sh, python, node");
+        jc_err_field(err, JC_E_INVALID, "runtime", "runtime must be one of bash, sh, python, node");
         goto fail;
     }
     json_object_set(spec, "runtime", (json_t *)v);
@@ -377,8 +371,8 @@ json_t *jc_execution_json(const jc_execution *e) {
     json_object_set_new(o, "finished_at", jc_time_json(e->finished_at));
     json_object_set_new(o, "result", e->result ? json_incref(e->result) : json_null());
     json_object_set_new(o, "output", e->output ? json_incref(e->output) : json_null());
-    json_object_set_new(o, "condition", e->condition < 0 ? json_null()
-                                                         : json_boolean(e->condition));
+    json_object_set_new(o, "condition",
+                        e->condition < 0 ? json_null() : json_boolean(e->condition));
     json_object_set_new(o, "log_bytes", json_integer(e->log_bytes));
     json_object_set_new(o, "log_truncated", json_boolean(e->log_truncated));
     json_object_set_new(o, "cancel_requested", json_boolean(e->cancel_requested));
@@ -393,8 +387,8 @@ json_t *jc_job_json(const jc_job *j, bool full) {
     const char *key;
     json_t *v;
     json_object_foreach(j->spec, key, v) {
-        if (!full && (strcmp(key, "script") == 0 || strcmp(key, "input") == 0 ||
-                      strcmp(key, "env") == 0))
+        if (!full &&
+            (strcmp(key, "script") == 0 || strcmp(key, "input") == 0 || strcmp(key, "env") == 0))
             continue;
         json_object_set(o, key, v);
     }
