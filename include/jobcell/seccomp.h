@@ -268,6 +268,10 @@ typedef struct jc_seccomp_diff {
 int jc_seccomp_diff_compute(const jc_seccomp_resolved *a, const jc_seccomp_resolved *b,
                             jc_seccomp_diff *out, jc_err *err);
 void jc_seccomp_diff_free(jc_seccomp_diff *d);
+/* Does the rule list this syscall name? */
+bool jc_seccomp_rule_names(const jc_seccomp_rule *r, const char *name);
+/* Do a rule's conditions hold for these six argument values (true when it has none)? */
+bool jc_seccomp_rule_matches(const jc_seccomp_rule *r, const uint64_t args[6]);
 /* A rule's conditions for people: "arg0 & 0x7e020000 == 0 and arg1 == 3" into buf. */
 const char *jc_seccomp_rule_conditions(const jc_seccomp_rule *rule, char *buf, size_t len);
 

@@ -21,10 +21,6 @@ static inline bool jc_seccomp_rule_args_repeat(const jc_seccomp_rule *r) {
 
 /* Does one condition hold for this argument value? */
 bool jc_seccomp_arg_matches(const jc_seccomp_arg *a, uint64_t v);
-/* Do a rule's conditions hold for these args (any clause whose conditions all hold)? */
-bool jc_seccomp_rule_matches(const jc_seccomp_rule *r, const uint64_t args[6]);
-/* Does the rule list this syscall name? */
-bool jc_seccomp_rule_names(const jc_seccomp_rule *r, const char *name);
 /* Can some argument values satisfy the rule? */
 bool jc_seccomp_rule_satisfiable(const jc_seccomp_rule *r);
 
