@@ -58,7 +58,9 @@ class Cluster:
         # every test gets its own uid ranges so parallel tests never share one
         self.uid_base = 0x70000000 + uid_slot_base * 65536
         self.dir = tempfile.mkdtemp(prefix=f"jc-{name}-")
-        os.chmod(self.dir, 0o700)
+        # traversable (not readable): the sandbox mounts its root under run/ from inside
+        # its user namespace, where host root is nobody
+        os.chmod(self.dir, 0o711)
         self.api_port = free_port()
         self.rt_port = free_port()
         self.admin_port = free_port()
