@@ -31,9 +31,7 @@ static int on_own(int opt, const char *arg, void *ctx) {
     ls_opts *o = ctx;
     char *end = NULL;
     switch (opt) {
-    case OPT_STATUS:
-        o->status = arg;
-        return 0;
+    case OPT_STATUS: o->status = arg; return 0;
     case OPT_LIMIT:
         o->limit = strtol(arg, &end, 10);
         if (!*arg || *end || o->limit < 1 || o->limit > 500) {
@@ -41,9 +39,7 @@ static int on_own(int opt, const char *arg, void *ctx) {
             return -1;
         }
         return 0;
-    case OPT_ALL:
-        o->all = true;
-        return 0;
+    case OPT_ALL: o->all = true; return 0;
     }
     return -1;
 }

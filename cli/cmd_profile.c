@@ -191,8 +191,7 @@ static int cmd_check(const char *dir, int argc, char **argv) {
         printf("\n");
         rc = jc_seccomp_check(&l.resolved, &sum, &diags, &err);
         printf("  system calls allowed unconditionally: %zu\n", sum.allowed_unconditional);
-        printf("  system calls allowed under argument conditions: %zu\n",
-               sum.allowed_conditional);
+        printf("  system calls allowed under argument conditions: %zu\n", sum.allowed_conditional);
         printf("  system calls denied: %zu\n", sum.denied);
         if (rc == 0)
             printf("  compiled filter: %zu BPF instructions\n", sum.filter_len);
@@ -367,19 +366,18 @@ static int cmd_diff(const char *dir, int argc, char **argv) {
     printf("A = %s\nB = %s\n", a.path, b.path);
     char act[64];
     if (!jc_seccomp_action_eq(a.profile->default_action, b.profile->default_action)) {
-        printf("default action: A %s", jc_seccomp_action_describe(a.profile->default_action, act,
-                                                                  sizeof(act)));
-        printf(", B %s\n",
-               jc_seccomp_action_describe(b.profile->default_action, act, sizeof(act)));
+        printf("default action: A %s",
+               jc_seccomp_action_describe(a.profile->default_action, act, sizeof(act)));
+        printf(", B %s\n", jc_seccomp_action_describe(b.profile->default_action, act, sizeof(act)));
     }
-    static const char *const groups[] = {
-        "allowed by A only", "allowed by B only", "denied differently",
-        "decided by argument conditions (side by side)"};
+    static const char *const groups[] = {"allowed by A only", "allowed by B only",
+                                         "denied differently",
+                                         "decided by argument conditions (side by side)"};
     for (int g = 0; g < 4; g++) {
         size_t count = 0;
         for (size_t i = 0; i < d.n; i++) {
             const jc_seccomp_difference *x = &d.items[i];
-            int group = x->a.conditional || x->b.conditional ? 3
+            int group = x->a.conditional || x->b.conditional              ? 3
                         : verdict_allows(&x->a) && !verdict_allows(&x->b) ? 0
                         : verdict_allows(&x->b) && !verdict_allows(&x->a) ? 1
                                                                           : 2;
@@ -426,7 +424,8 @@ static int cmd_ls(const char *dir, int argc, char **argv) {
             printf("  %-16s BROKEN: %s\n", e->name, e->error);
             rc = 1;
         } else
-            printf("  %-16s %s\n", e->name, e->description[0] ? e->description : "(no description)");
+            printf("  %-16s %s\n", e->name,
+                   e->description[0] ? e->description : "(no description)");
     }
     if (set->n == 0)
         printf("  (none)\n");

@@ -31,31 +31,21 @@ const char jc_cli_common_help[] =
 int jc_cli_common_option(jc_cli_conn *c, int opt, const char *arg, const char *help,
                          int *exit_now) {
     switch (opt) {
-    case JC_CLI_OPT_URL:
-        c->url_flag = arg;
-        return 1;
-    case JC_CLI_OPT_TOKEN:
-        c->token_flag = arg;
-        return 1;
-    case JC_CLI_OPT_TOKEN_FILE:
-        c->token_file_flag = arg;
-        return 1;
-    case JC_CLI_OPT_JSON:
-        c->json = true;
-        return 1;
+    case JC_CLI_OPT_URL: c->url_flag = arg; return 1;
+    case JC_CLI_OPT_TOKEN: c->token_flag = arg; return 1;
+    case JC_CLI_OPT_TOKEN_FILE: c->token_file_flag = arg; return 1;
+    case JC_CLI_OPT_JSON: c->json = true; return 1;
     case JC_CLI_OPT_HELP:
         fputs(help, stdout);
         fputs(jc_cli_common_help, stdout);
         *exit_now = 0;
         return 1;
-    default:
-        return 0;
+    default: return 0;
     }
 }
 
-int jc_cli_parse(int argc, char **argv, const struct option *own, const char *help,
-                 jc_cli_conn *c, int (*on_own)(int opt, const char *arg, void *ctx), void *ctx,
-                 int *exit_code) {
+int jc_cli_parse(int argc, char **argv, const struct option *own, const char *help, jc_cli_conn *c,
+                 int (*on_own)(int opt, const char *arg, void *ctx), void *ctx, int *exit_code) {
     static const struct option common[] = {JC_CLI_COMMON_OPTIONS};
     struct option all[32];
     size_t n = 0;

@@ -49,23 +49,21 @@ typedef struct jc_cli_conn {
     const char *token_file_flag;
     bool json;                /* --json: machine-readable output */
     const char *extra_header; /* one more request header ("Name: value"), or NULL */
-    char *url; /* resolved, without trailing slash */
+    char *url;                /* resolved, without trailing slash */
     char *token;
     size_t token_len;
 } jc_cli_conn;
 
 /* Handle a shared option; returns 1 when `opt` was one (help: prints `help` and sets
  * *exit_now to 0), 0 when it is the command's own. */
-int jc_cli_common_option(jc_cli_conn *c, int opt, const char *arg, const char *help,
-                         int *exit_now);
+int jc_cli_common_option(jc_cli_conn *c, int opt, const char *arg, const char *help, int *exit_now);
 
 /* Parse argv for a command with only the shared options (own == NULL) or with its own
  * long options (`own`, terminated by {0}; each handled by on_own, which returns 0 or -1 for
  * bad usage). Returns -1 when the command must exit now with *exit_code (help shown: 0;
  * bad usage: 2), else 0 with optind at the first operand. */
-int jc_cli_parse(int argc, char **argv, const struct option *own, const char *help,
-                 jc_cli_conn *c, int (*on_own)(int opt, const char *arg, void *ctx), void *ctx,
-                 int *exit_code);
+int jc_cli_parse(int argc, char **argv, const struct option *own, const char *help, jc_cli_conn *c,
+                 int (*on_own)(int opt, const char *arg, void *ctx), void *ctx, int *exit_code);
 
 /* Resolve the URL and token (see above). Prints the reason and returns -1 on failure. */
 int jc_cli_connect(jc_cli_conn *c);

@@ -798,19 +798,20 @@ out:
 
 static int watch_sandbox(jc_exe *e, jc_err *err) {
     jc_loop *loop = e->orc->loop;
-    e->w_pid = jc_loop_watch(loop, jc_sandbox_pidfd(e->sb), EPOLLIN, on_pidfd, e, err);
+    e->w_pid = jc_loop_watch_dup(loop, jc_sandbox_pidfd(e->sb), EPOLLIN, on_pidfd, e, err);
     if (!e->w_pid)
         return -1;
     if (jc_sandbox_setup_fd(e->sb) >= 0 &&
-        !(e->w_setup = jc_loop_watch(loop, jc_sandbox_setup_fd(e->sb), EPOLLIN, on_setup, e, err)))
+        !(e->w_setup =
+              jc_loop_watch_dup(loop, jc_sandbox_setup_fd(e->sb), EPOLLIN, on_setup, e, err)))
         return -1;
     if (jc_sandbox_stdout_fd(e->sb) >= 0 &&
-        !(e->w_out =
-              jc_loop_watch(loop, jc_sandbox_stdout_fd(e->sb), EPOLLIN, on_output_ready, e, err)))
+        !(e->w_out = jc_loop_watch_dup(loop, jc_sandbox_stdout_fd(e->sb), EPOLLIN, on_output_ready,
+                                       e, err)))
         return -1;
     if (jc_sandbox_stderr_fd(e->sb) >= 0 &&
-        !(e->w_err =
-              jc_loop_watch(loop, jc_sandbox_stderr_fd(e->sb), EPOLLIN, on_output_ready, e, err)))
+        !(e->w_err = jc_loop_watch_dup(loop, jc_sandbox_stderr_fd(e->sb), EPOLLIN, on_output_ready,
+                                       e, err)))
         return -1;
     arm_deadline(e);
     return 0;

@@ -1,6 +1,7 @@
 #include "loop.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/timerfd.h>
@@ -15,6 +16,7 @@ struct jc_watch {
     jc_watch_cb cb;
     void *data;
     bool dead;
+    bool owns_fd;
     jc_watch *next_dead;
 };
 
@@ -83,6 +85,22 @@ jc_watch *jc_loop_watch(jc_loop *loop, int fd, uint32_t events, jc_watch_cb cb, 
     return w;
 }
 
+jc_watch *jc_loop_watch_dup(jc_loop *loop, int fd, uint32_t events, jc_watch_cb cb, void *data,
+                            jc_err *err) {
+    int d = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+    if (d < 0) {
+        jc_err_sys(err, errno, "loop: dup fd %d", fd);
+        return NULL;
+    }
+    jc_watch *w = jc_loop_watch(loop, d, events, cb, data, err);
+    if (!w) {
+        close(d);
+        return NULL;
+    }
+    w->owns_fd = true;
+    return w;
+}
+
 int jc_watch_set_events(jc_watch *w, uint32_t events, jc_err *err) {
     if (w->events == events)
         return 0;
@@ -102,6 +120,8 @@ void jc_watch_remove(jc_watch *w) {
         return;
     /* The fd may already be closed by its owner (EBADF): the kernel dropped it then. */
     epoll_ctl(w->loop->epfd, EPOLL_CTL_DEL, w->fd, NULL);
+    if (w->owns_fd)
+        close(w->fd);
     w->dead = true;
     w->loop->count--;
     w->next_dead = w->loop->graveyard;

@@ -28,6 +28,13 @@ void jc_loop_free(jc_loop *loop);
 /* Watch fd for events (EPOLLIN, EPOLLOUT, …; level-triggered). The loop does not own fd. */
 jc_watch *jc_loop_watch(jc_loop *loop, int fd, uint32_t events, jc_watch_cb cb, void *data,
                         jc_err *err);
+/* Like jc_loop_watch on a dup of fd, which the watch owns and closes when removed. For
+ * fds another module may close behind our back (the sandbox engine's pipes and pidfd):
+ * epoll keys registrations on the open file, so a registration on someone else's fd
+ * could outlive its closing (a stale event for a freed watch) or, once the number is
+ * reused, a removal could hit another fd's registration. */
+jc_watch *jc_loop_watch_dup(jc_loop *loop, int fd, uint32_t events, jc_watch_cb cb, void *data,
+                            jc_err *err);
 /* Change the events watched. */
 int jc_watch_set_events(jc_watch *w, uint32_t events, jc_err *err);
 uint32_t jc_watch_events(const jc_watch *w);

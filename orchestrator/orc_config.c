@@ -170,6 +170,8 @@ int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
     if (c->uid_base + c->slots * 65536 > 4294967295LL)
         return jc_err_field(err, JC_E_CONFIG, "uid_base",
                             "uid_base + slots * 65536 is past the last valid uid");
+    if (c->sdk_dir[0] && c->sdk_dir[0] != '/')
+        return jc_err_field(err, JC_E_CONFIG, "sdk_dir", "sdk_dir must be an absolute path");
     if (!c->state_dir[0] || c->state_dir[0] != '/')
         return jc_err_field(err, JC_E_CONFIG, "state_dir", "state_dir must be an absolute path");
     return 0;

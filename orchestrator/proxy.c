@@ -334,7 +334,8 @@ jc_proxy *jc_proxy_new(jc_loop *loop, int listen_fd, const struct sockaddr *upst
     int fl = fcntl(listen_fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK))
         fcntl(listen_fd, F_SETFL, fl | O_NONBLOCK);
-    p->lw = jc_loop_watch(loop, listen_fd, EPOLLIN, on_accept, p, err);
+    /* on a dup: the listener belongs to the sandbox engine, which closes it */
+    p->lw = jc_loop_watch_dup(loop, listen_fd, EPOLLIN, on_accept, p, err);
     if (!p->lw) {
         free(p);
         return NULL;

@@ -136,8 +136,8 @@ static int read_key(const char *dir, const char *file, const char *key, int64_t 
             errno = 0;
             long long v = strtoll(line + klen + 1, &end, 10);
             if (errno || end == line + klen + 1)
-                return jc_err_set(err, JC_E_INVALID, "cgroups: %s/%s: bad value for %s", dir,
-                                  file, key);
+                return jc_err_set(err, JC_E_INVALID, "cgroups: %s/%s: bad value for %s", dir, file,
+                                  key);
             *out = v;
             *found = true;
             return 0;
@@ -287,8 +287,8 @@ static const proc_line *find_line(const proc_line *lines, int n, const char *ctr
     return NULL;
 }
 
-static int add_hierarchy(layout *lay, const char *mount, const char *key, bool v2,
-                         const char *own, jc_err *err) {
+static int add_hierarchy(layout *lay, const char *mount, const char *key, bool v2, const char *own,
+                         jc_err *err) {
     for (int i = 0; i < lay->n; i++) {
         if (strcmp(lay->h[i].key, key) == 0 && lay->h[i].v2 == v2)
             return i;
@@ -336,7 +336,8 @@ static int detect_layout(const char *root, const char *parent, const jc_cgroup_o
     if (!lines)
         return jc_err_sys(err, ENOMEM, "cgroups: layout");
     int nlines = 0;
-    const char *self = opts && opts->proc_self_cgroup ? opts->proc_self_cgroup : "/proc/self/cgroup";
+    const char *self =
+        opts && opts->proc_self_cgroup ? opts->proc_self_cgroup : "/proc/self/cgroup";
     if (read_proc_cgroup(self, lines, 16, &nlines, err) < 0)
         return -1;
 
@@ -358,8 +359,8 @@ static int detect_layout(const char *root, const char *parent, const jc_cgroup_o
         if (!v2ctrls)
             return -1;
         if (!v2line && v2mount == root)
-            return jc_err_set(err, JC_E_INVALID,
-                              "cgroups: %s has no cgroup v2 line (\"0::/path\")", self);
+            return jc_err_set(err, JC_E_INVALID, "cgroups: %s has no cgroup v2 line (\"0::/path\")",
+                              self);
     }
 
     int v2index = -1;
@@ -367,9 +368,9 @@ static int detect_layout(const char *root, const char *parent, const jc_cgroup_o
         const char *name = ctrl_names[c];
         /* memory, pids and cpu are controllers on v2; cpuacct and freezer are v1 names
          * whose v2 counterparts (cpu.stat, cgroup.freeze) exist in every v2 group */
-        bool on_v2 = v2mount && v2line &&
-                     (c == C_CPUACCT || c == C_FREEZER ? v2mount == root
-                                                       : list_has(v2ctrls, name, ' '));
+        bool on_v2 =
+            v2mount && v2line &&
+            (c == C_CPUACCT || c == C_FREEZER ? v2mount == root : list_has(v2ctrls, name, ' '));
         if (on_v2) {
             char own[CG_PATH_MAX];
             const char *p = parent;
@@ -507,8 +508,7 @@ static int prepare_v2_own(const jc_cgroup_opts *o, const hierarchy *h, bool own,
     return enable_controllers(h->base, mask, err);
 }
 
-static int set_limits(const hierarchy *h, const char *dir, const jc_cgroup_limits *l,
-                      jc_err *err) {
+static int set_limits(const hierarchy *h, const char *dir, const jc_cgroup_limits *l, jc_err *err) {
     char v[32];
     if (h->ctrls & (1u << C_MEMORY)) {
         if (l->memory_bytes > 0)

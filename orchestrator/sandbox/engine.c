@@ -69,8 +69,8 @@ static int check_subid(const char *path, uint64_t first, uint64_t end, jc_err *e
             return jc_err_set(err, JC_E_CONFIG,
                               "the sandbox id range %llu-%llu overlaps %s of %s in %s: choose "
                               "another uid_base",
-                              (unsigned long long)first, (unsigned long long)end - 1, c1 + 1,
-                              line, path);
+                              (unsigned long long)first, (unsigned long long)end - 1, c1 + 1, line,
+                              path);
         }
     }
     return 0;
@@ -118,8 +118,9 @@ static int make_dir(const char *path, jc_err *err) {
     if (lstat(path, &st) < 0)
         return jc_err_sys(err, errno, "stat %s", path);
     if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022))
-        return jc_err_set(err, JC_E_CONFIG, "%s must be a directory owned and writable by root "
-                                            "only",
+        return jc_err_set(err, JC_E_CONFIG,
+                          "%s must be a directory owned and writable by root "
+                          "only",
                           path);
     return 0;
 }
@@ -129,8 +130,9 @@ jc_sandbox_engine *jc_sandbox_engine_new(const jc_sandbox_engine_config *cfg, jc
     if (!cfg)
         cfg = &none;
     if (geteuid() != 0) {
-        jc_err_set(err, JC_E_UNSUPPORTED, "the sandbox needs root (it creates namespaces and "
-                                          "cgroups and maps a range of host ids)");
+        jc_err_set(err, JC_E_UNSUPPORTED,
+                   "the sandbox needs root (it creates namespaces and "
+                   "cgroups and maps a range of host ids)");
         return NULL;
     }
     _cleanup_free_ jc_sandbox_engine *e = calloc(1, sizeof(*e));

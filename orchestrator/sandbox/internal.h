@@ -47,15 +47,15 @@ struct jc_sandbox {
     int seccomp_fd;
     /* what came back */
     bool have_status;
-    int status; /* the job's raw wait status from jc-init */
+    int status;         /* the job's raw wait status from jc-init */
     bool child_started; /* the job child reported in before execve */
     bool have_setup_failure;
     jc_setup_failure failure;
     /* supervision */
     int64_t start_mono_ms;
     int64_t end_mono_ms;
-    int64_t deadline_ms;   /* wall timeout */
-    int64_t kill_at_ms;    /* SIGKILL of everything, INT64_MAX when not armed */
+    int64_t deadline_ms; /* wall timeout */
+    int64_t kill_at_ms;  /* SIGKILL of everything, INT64_MAX when not armed */
     bool timed_out;
     bool canceled;
     bool killed; /* the engine sent SIGKILL */

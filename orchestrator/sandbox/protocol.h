@@ -78,14 +78,14 @@ enum jc_msg_type {
 
 typedef struct jc_msg {
     uint32_t type;
-    int32_t status;  /* JC_MSG_STATUS */
-    int64_t t[4];    /* timestamps, by type:
-                      * INIT_TIMES: start, mounts done, network done, fork
-                      * CHILD_TIMES: child start, before seccomp */
+    int32_t status; /* JC_MSG_STATUS */
+    int64_t t[4];   /* timestamps, by type:
+                     * INIT_TIMES: start, mounts done, network done, fork
+                     * CHILD_TIMES: child start, before seccomp */
 } jc_msg;
 
 typedef struct jc_setup_failure {
-    char step[24];    /* the step name of SANDBOX.md */
+    char step[24]; /* the step name of SANDBOX.md */
     int32_t sys_errno;
     char detail[196]; /* what was being done: "mount proc on /proc", a path… */
 } jc_setup_failure;

@@ -41,8 +41,8 @@ static int remove_tree(int parent, const char *name, int depth, jc_err *err) {
 
 int jc_sandbox_reconcile(const char *cgroup_root, const char *cgroup_parent, const char *run_dir,
                          jc_err *err) {
-    int rc = jc_cgroup_reconcile(cgroup_root ? cgroup_root : JC_DEFAULT_CGROUP_ROOT,
-                                 cgroup_parent, err);
+    int rc =
+        jc_cgroup_reconcile(cgroup_root ? cgroup_root : JC_DEFAULT_CGROUP_ROOT, cgroup_parent, err);
     jc_err derr;
     DIR *d = opendir(run_dir ? run_dir : JC_DEFAULT_RUN_DIR);
     if (!d)

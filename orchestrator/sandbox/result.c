@@ -17,8 +17,7 @@ const char *jc_reason_name(jc_reason reason) {
     return "unknown";
 }
 
-void jc_result_set_setup_error(jc_result *r, const char *step, int sys_errno,
-                               const char *message) {
+void jc_result_set_setup_error(jc_result *r, const char *step, int sys_errno, const char *message) {
     r->reason = JC_REASON_SETUP_ERROR;
     r->has_exit_code = false;
     r->exit_code = 0;
@@ -26,8 +25,7 @@ void jc_result_set_setup_error(jc_result *r, const char *step, int sys_errno,
     r->has_setup_error = true;
     snprintf(r->setup_error.step, sizeof(r->setup_error.step), "%s", step ? step : "");
     r->setup_error.sys_errno = sys_errno;
-    snprintf(r->setup_error.message, sizeof(r->setup_error.message), "%s",
-             message ? message : "");
+    snprintf(r->setup_error.message, sizeof(r->setup_error.message), "%s", message ? message : "");
 }
 
 json_t *jc_result_to_json(const jc_result *r) {
@@ -38,14 +36,13 @@ json_t *jc_result_to_json(const jc_result *r) {
     if (!setup)
         return NULL;
     /* json_pack keeps the order of the format: SANDBOX.md's order */
-    json_t *j = json_pack("{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "reason",
-                          jc_reason_name(r->reason), "exit_code",
-                          r->has_exit_code ? json_integer(r->exit_code) : json_null(), "signal",
-                          r->signal ? json_integer(r->signal) : json_null(), "wall_ms",
-                          (json_int_t)r->wall_ms, "cpu_ms", (json_int_t)r->cpu_ms,
-                          "memory_peak_bytes", (json_int_t)r->memory_peak_bytes, "stdout_bytes",
-                          (json_int_t)r->stdout_bytes, "stderr_bytes", (json_int_t)r->stderr_bytes,
-                          "output_truncated", r->output_truncated, "setup_error", setup);
+    json_t *j = json_pack(
+        "{s:s, s:o, s:o, s:I, s:I, s:I, s:I, s:I, s:b, s:o}", "reason", jc_reason_name(r->reason),
+        "exit_code", r->has_exit_code ? json_integer(r->exit_code) : json_null(), "signal",
+        r->signal ? json_integer(r->signal) : json_null(), "wall_ms", (json_int_t)r->wall_ms,
+        "cpu_ms", (json_int_t)r->cpu_ms, "memory_peak_bytes", (json_int_t)r->memory_peak_bytes,
+        "stdout_bytes", (json_int_t)r->stdout_bytes, "stderr_bytes", (json_int_t)r->stderr_bytes,
+        "output_truncated", r->output_truncated, "setup_error", setup);
     return j;
 }
 
@@ -67,8 +64,7 @@ void jc_result_summary(const jc_result *r, char *buf, size_t len) {
     else if (r->signal)
         snprintf(what, sizeof(what), "%s (signal %d)", jc_reason_name(r->reason), r->signal);
     else
-        snprintf(what, sizeof(what), "%s (exit code %d)", jc_reason_name(r->reason),
-                 r->exit_code);
+        snprintf(what, sizeof(what), "%s (exit code %d)", jc_reason_name(r->reason), r->exit_code);
     snprintf(buf, len,
              "jobcell: %s in %lld ms, cpu %lld ms, peak memory %lld bytes, stdout %lld bytes, "
              "stderr %lld bytes%s",

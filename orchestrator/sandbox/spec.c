@@ -35,8 +35,9 @@ void jc_sandbox_limits_effective(const jc_sandbox_limits *in, jc_sandbox_limits 
     out->pids = in->pids ? in->pids : d.pids;
     out->cpu = in->cpu != 0 ? in->cpu : d.cpu;
     out->timeout_s = in->timeout_s ? in->timeout_s : d.timeout_s;
-    out->kill_grace_s = in->kill_grace_s == -1 ? 0 : in->kill_grace_s ? in->kill_grace_s
-                                                                       : d.kill_grace_s;
+    out->kill_grace_s = in->kill_grace_s == -1 ? 0
+                        : in->kill_grace_s     ? in->kill_grace_s
+                                               : d.kill_grace_s;
     out->tmp_mb = in->tmp_mb ? in->tmp_mb : d.tmp_mb;
     out->workspace_mb = in->workspace_mb ? in->workspace_mb : d.workspace_mb;
     out->output_mb = in->output_mb ? in->output_mb : d.output_mb;

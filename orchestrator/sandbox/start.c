@@ -67,8 +67,8 @@ static int write_proc(pid_t pid, const char *file, const char *text, jc_err *err
 /* The clone child: wait for the maps, become the mapped root, put the fds in place and
  * exec jobcell-init. Raw system calls only: the caller may have threads, and glibc's
  * set*id would try to signal threads that do not exist in this copy. */
-_Noreturn static void clone_child(int init_fd, int stdin_fd, int out_fd, int err_fd,
-                                  int control_fd, int errpipe_fd) {
+_Noreturn static void clone_child(int init_fd, int stdin_fd, int out_fd, int err_fd, int control_fd,
+                                  int errpipe_fd) {
     static const char msg_go[] = "wait-parent";
     char go = 0;
     ssize_t n;
@@ -132,10 +132,11 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     if (spec->slot >= engine->slots)
         return jc_err_field(err, JC_E_INVALID, "slot", "slot %u: the engine has %u", spec->slot,
                             engine->slots);
-    if (spec->filter && (spec->filter->len == 0 || spec->filter->len > 4096 ||
-                         !spec->filter->insns))
-        return jc_err_field(err, JC_E_INVALID, "filter", "the seccomp filter is empty or "
-                                                         "longer than 4096 instructions");
+    if (spec->filter &&
+        (spec->filter->len == 0 || spec->filter->len > 4096 || !spec->filter->insns))
+        return jc_err_field(err, JC_E_INVALID, "filter",
+                            "the seccomp filter is empty or "
+                            "longer than 4096 instructions");
     if (spec->seccomp_listener && !spec->filter)
         return jc_err_field(err, JC_E_INVALID, "seccomp_listener",
                             "a seccomp listener needs a filter");
@@ -263,8 +264,8 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     char map[64];
     uint64_t base = (uint64_t)engine->uid_base + (uint64_t)spec->slot * JC_RANGE_SIZE;
     snprintf(map, sizeof(map), "0 %llu %u\n", (unsigned long long)base, JC_RANGE_SIZE);
-    if (write_proc(pid, "setgroups", "allow", err) < 0 || write_proc(pid, "uid_map", map, err) < 0 ||
-        write_proc(pid, "gid_map", map, err) < 0) {
+    if (write_proc(pid, "setgroups", "allow", err) < 0 ||
+        write_proc(pid, "uid_map", map, err) < 0 || write_proc(pid, "gid_map", map, err) < 0) {
         abandon(sb);
         return step_fail(err, "maps");
     }
@@ -288,7 +289,8 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     if (send_all_packets(sb->control_fd, wire, len, err) < 0) {
         /* jc-init may have failed a step and closed the socket: that is a setup error
          * for the supervisor to read, not an engine failure. */
-        if (err && err->code == JC_E_SYS && (err->sys_errno == EPIPE || err->sys_errno == ECONNRESET)) {
+        if (err && err->code == JC_E_SYS &&
+            (err->sys_errno == EPIPE || err->sys_errno == ECONNRESET)) {
             jc_err_clear(err);
         } else {
             abandon(sb);

@@ -438,8 +438,8 @@ int jc_sandbox_run(jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
             rc = -1;
             break;
         }
-        if ((fds[2].revents || fds[3].revents) && jc_sandbox_drain(sb, hooks->output,
-                                                                   hooks->userdata, err) < 0) {
+        if ((fds[2].revents || fds[3].revents) &&
+            jc_sandbox_drain(sb, hooks->output, hooks->userdata, err) < 0) {
             rc = -1;
             break;
         }

@@ -265,4 +265,4 @@ def main_args():
     if os.geteuid() != 0:
         print("SKIP: end-to-end tests need root (they build sandboxes)", file=sys.stderr)
         raise SystemExit(77)
-    return sys.argv[1], sys.argv[2]
+    return os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])

@@ -157,7 +157,9 @@ static const workload workloads[] = {
       "/etc/passwd; echo bash-done",
       NULL},
      "bash-done"},
-    {"sh script", {"sh", "-c", "a=$(echo x | cat); [ $a = x ]; umask 022; kill -0 $$; echo sh-ok"}, "sh-ok"},
+    {"sh script",
+     {"sh", "-c", "a=$(echo x | cat); [ $a = x ]; umask 022; kill -0 $$; echo sh-ok"},
+     "sh-ok"},
     {"coreutils",
      {"sh", "-c",
       "set -e; cd \"$T\"; mkdir -p d/e; echo hi > d/f; cp d/f g; mv g h; ln -s h l; readlink l;"
@@ -197,7 +199,9 @@ static const workload workloads[] = {
       NULL},
      "node-ok"},
     {"curl to 127.0.0.1", {"curl", "-sS", "--max-time", "20", NULL}, "world"},
-    {"curl to localhost (resolver)", {"sh", "-c", "curl -sS --max-time 20 \"$(echo $URL | sed s/127.0.0.1/localhost/)\""}, "world"},
+    {"curl to localhost (resolver)",
+     {"sh", "-c", "curl -sS --max-time 20 \"$(echo $URL | sed s/127.0.0.1/localhost/)\""},
+     "world"},
     {"jq", {"sh", "-c", "echo '{\"a\":[1,2,3]}' | jq -c '{s: (.a|add)}'"}, "{\"s\":6}"},
 };
 
@@ -269,14 +273,37 @@ static long run_probe(int i) {
 }
 
 #define NPROBES 31
-static const char *const probe_names[NPROBES] = {
-    "ptrace(PTRACE_ATTACH)", "process_vm_readv", "process_vm_writev", "unshare(CLONE_NEWUSER)",
-    "setns", "mount tmpfs", "umount2 /proc", "bpf(BPF_PROG_LOAD)", "perf_event_open", "keyctl",
-    "add_key", "request_key", "io_uring_setup", "userfaultfd", "kexec_load", "init_module",
-    "finit_module", "delete_module", "clone(CLONE_NEWUSER)", "clone(CLONE_NEWNET|CLONE_NEWNS)",
-    "clone3", "socket(AF_NETLINK)", "socket(AF_PACKET)", "socket(AF_NETLINK + high bits)",
-    "open_by_handle_at", "pivot_root", "personality(query)", "personality(READ_IMPLIES_EXEC)",
-    "personality(ADDR_NO_RANDOMIZE)", "socket(AF_VSOCK)", "clone(SIGCHLD) (plain fork)"};
+static const char *const probe_names[NPROBES] = {"ptrace(PTRACE_ATTACH)",
+                                                 "process_vm_readv",
+                                                 "process_vm_writev",
+                                                 "unshare(CLONE_NEWUSER)",
+                                                 "setns",
+                                                 "mount tmpfs",
+                                                 "umount2 /proc",
+                                                 "bpf(BPF_PROG_LOAD)",
+                                                 "perf_event_open",
+                                                 "keyctl",
+                                                 "add_key",
+                                                 "request_key",
+                                                 "io_uring_setup",
+                                                 "userfaultfd",
+                                                 "kexec_load",
+                                                 "init_module",
+                                                 "finit_module",
+                                                 "delete_module",
+                                                 "clone(CLONE_NEWUSER)",
+                                                 "clone(CLONE_NEWNET|CLONE_NEWNS)",
+                                                 "clone3",
+                                                 "socket(AF_NETLINK)",
+                                                 "socket(AF_PACKET)",
+                                                 "socket(AF_NETLINK + high bits)",
+                                                 "open_by_handle_at",
+                                                 "pivot_root",
+                                                 "personality(query)",
+                                                 "personality(READ_IMPLIES_EXEC)",
+                                                 "personality(ADDR_NO_RANDOMIZE)",
+                                                 "socket(AF_VSOCK)",
+                                                 "clone(SIGCHLD) (plain fork)"};
 
 /* Expected errno per profile: EPERM for the dangerous list, ENOSYS for clone3; 0 = the
  * filter lets it through (the kernel's own answer is not the filter's business). */
@@ -327,8 +354,8 @@ static void run_probes(const jc_seccomp_filter *f, const char *profile) {
     }
     close(pipefd[0]);
     int status = wait_bounded(pid, 30);
-    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: probe process status 0x%x",
-           profile, status);
+    EXPECT(WIFEXITED(status) && WEXITSTATUS(status) == 0, "%s: probe process status 0x%x", profile,
+           status);
     printf("  ok   %-8s %d dangerous-call probes answered\n", profile, NPROBES);
 }
 

@@ -162,8 +162,8 @@ static void setup_etc(const init_spec *s) {
                                    "hosts: files dns\nnetworks: files\nprotocols: files\n"
                                    "services: files\n";
     char hosts[256];
-    int n = snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost %s\n::1\tlocalhost\n",
-                     s->hostname);
+    int n =
+        snprintf(hosts, sizeof(hosts), "127.0.0.1\tlocalhost %s\n::1\tlocalhost\n", s->hostname);
     if (n < 0 || (size_t)n >= sizeof(hosts))
         init_fail("mounts", ENAMETOOLONG, "hostname too long for /etc/hosts");
     write_file(dirfd, "passwd", passwd, sizeof(passwd) - 1, 0644, "/etc");
@@ -194,9 +194,8 @@ static void setup_proc(void) {
      * still read the kernel's data). The file is unlinked afterwards; the binds keep it. */
     static const char empty[] = ".jc-empty";
     make_file(empty, 0444);
-    static const char *const files[] = {"kcore",       "keys",          "kallsyms",
-                                        "timer_list",  "sched_debug",   "sysrq-trigger",
-                                        "latency_stats"};
+    static const char *const files[] = {
+        "kcore", "keys", "kallsyms", "timer_list", "sched_debug", "sysrq-trigger", "latency_stats"};
     static const char *const dirs[] = {"acpi", "scsi"};
     static const char *const readonly[] = {"sys", "bus", "fs", "irq"};
     char path[64];
@@ -271,8 +270,7 @@ static void setup_scratch(const init_spec *s) {
         init_fail("mounts", errno, "open /workspace");
     for (size_t i = 0; i < s->n_files; i++) {
         const init_file *f = &s->files[i];
-        if (!f->name[0] || strchr(f->name, '/') || !strcmp(f->name, ".") ||
-            !strcmp(f->name, ".."))
+        if (!f->name[0] || strchr(f->name, '/') || !strcmp(f->name, ".") || !strcmp(f->name, ".."))
             init_fail("mounts", EINVAL, "bad file name in /workspace");
         write_file(dirfd, f->name, f->data, f->len, f->mode, "/workspace");
         if (fchownat(dirfd, f->name, JC_JOB_UID, JC_JOB_GID, AT_SYMLINK_NOFOLLOW) < 0)
@@ -343,8 +341,7 @@ void init_setup_mounts(const init_spec *s) {
         init_fail("mounts", errno, "detach the old root");
     if (chdir("/") < 0)
         init_fail("mounts", errno, "chdir /");
-    struct mount_attr attr = {.attr_set =
-                                  MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
+    struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV};
     if (mount_setattr(AT_FDCWD, "/", 0, &attr, sizeof(attr)) < 0)
         init_fail("mounts", errno, "make / read-only");
 }
