@@ -516,7 +516,8 @@ int jc_orc_run(jc_orc_config *cfg) {
                                        cfg->run_dir, &err);
     if (removed < 0) {
         jc_log(JC_LOG_WARN, "reconcile failed", "error", err.msg, NULL);
-    } else if (removed > 0) {
+    } else {
+        /* the engine returns the count when it knows it, else 0 */
         char n[16];
         snprintf(n, sizeof(n), "%d", removed);
         jc_log(JC_LOG_INFO, "reconciled leftover sandboxes", "removed", n, NULL);
