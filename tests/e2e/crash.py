@@ -65,7 +65,12 @@ def main():
               f"the lost execution changed after the restart: {again['status']}")
         check(not c.leftover_cgroups({first}), "the first sandbox's cgroups survived reconcile")
         # the orphan slept 120 s: only the restart's reconcile can have ended it
-        alive = [p for p in set(orphans) if os.path.exists(f"/proc/{p}")]
+        end = time.time() + 5  # SIGKILLed processes take a moment to be reaped
+        while time.time() < end:
+            alive = [p for p in set(orphans) if os.path.exists(f"/proc/{p}")]
+            if not alive:
+                break
+            time.sleep(0.1)
         check(not alive, f"processes of the first sandbox survived: {alive}")
         check(not any(os.path.isdir(p) for p in cg), "cgroup directories of the first sandbox survived")
     print("ok: crash, lost, retry, reconcile")
