@@ -64,8 +64,12 @@ int jc_orc_load_id(const char *configured, const char *state_dir, char *out, siz
         snprintf(out, outlen, "%s", text);
         return 0;
     }
-    if (rerr.sys_errno != ENOENT)
-        return jc_err_prefix(&rerr, "orchestrator id"), *err = rerr, -1;
+    if (rerr.sys_errno != ENOENT) {
+        jc_err_prefix(&rerr, "orchestrator id");
+        if (err)
+            *err = rerr;
+        return -1;
+    }
     char id[JC_ID_MAX];
     if (jc_random_id("orc_", id, sizeof(id), err) < 0)
         return -1;

@@ -512,7 +512,12 @@ static void on_pidfd(jc_watch *w, int fd, uint32_t ev, void *data) {
     jc_result res;
     memset(&res, 0, sizeof(res));
     jc_err err = {0};
-    if (jc_sandbox_finish(e->sb, on_output, e, &res, &err) < 0) {
+    int64_t t0 = jc_time_mono_ns();
+    int frc = jc_sandbox_finish(e->sb, on_output, e, &res, &err);
+    char us[24];
+    snprintf(us, sizeof(us), "%" PRId64, (jc_time_mono_ns() - t0) / 1000);
+    jc_log(JC_LOG_DEBUG, "sandbox finished", "exe", e->id, "finish_us", us, NULL);
+    if (frc < 0) {
         jc_log(JC_LOG_ERROR, "sandbox finish failed", "exe", e->id, "error", err.msg, NULL);
         jc_result_set_setup_error(&res, "supervise", err.sys_errno, err.msg);
     }
@@ -788,7 +793,11 @@ static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
     spec.runtime_socket = true;
     spec.slot = (uint32_t)e->slot;
     spec.cgroup_parent = orc->cfg->cgroup_parent[0] ? orc->cfg->cgroup_parent : NULL;
+    int64_t t0 = jc_time_mono_ns();
     rc = jc_sandbox_start(orc->engine, &spec, &e->sb, err);
+    char us[24];
+    snprintf(us, sizeof(us), "%" PRId64, (jc_time_mono_ns() - t0) / 1000);
+    jc_log(JC_LOG_DEBUG, "sandbox started", "exe", e->id, "start_us", us, NULL);
 out:
     strv_wipe(&env);
     OPENSSL_cleanse(token, strlen(token));

@@ -1,5 +1,8 @@
 """Drain on SIGTERM: running jobs finish, no new claims, clean exit; past the drain
-timeout running jobs are canceled."""
+timeout running jobs are canceled. Also: the sd_notify messages (READY, STOPPING) and a
+SIGHUP reload that keeps the daemon running."""
+import os
+import socket
 import time
 
 import jcluster
@@ -8,8 +11,19 @@ from jcluster import check
 
 def main():
     build, source = jcluster.main_args()
-    with jcluster.Cluster(build, source, slots=3, uid_slot_base=104, drain_timeout_s=20,
-                          kill_grace_s=1, name="drain") as c:
+    c = jcluster.Cluster(build, source, slots=3, uid_slot_base=104, drain_timeout_s=20,
+                         kill_grace_s=1, name="drain")
+    notify_path = os.path.join(c.dir, "notify.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    notify.bind(notify_path)
+    notify.settimeout(5)
+    c.orc_env = {"NOTIFY_SOCKET": notify_path}
+    with c:
+        check(notify.recv(4096).startswith(b"READY=1"), "no READY=1 from the orchestrator")
+        c.orc.send_signal(1)  # SIGHUP: reopen logs, reload profiles and keys, keep running
+        time.sleep(0.5)
+        check(c.orc.poll() is None, "SIGHUP stopped the orchestrator")
+        check('"msg":"reloaded"' in c.orc_log(), "no reload logged after SIGHUP")
         ids = [c.submit({"runtime": "bash", "script": f"sleep 2; echo drained {i}\n"})["id"] for i in range(3)]
         for i in ids:
             c.wait_status(i, {"running"}, 30)
@@ -18,6 +32,7 @@ def main():
         late = c.submit({"runtime": "bash", "script": "echo late\n"})["id"]
         rc = c.orc.wait(30)
         check(rc == 0, f"orchestrator exit status {rc}")
+        check(notify.recv(4096) == b"STOPPING=1", "no STOPPING=1 on SIGTERM")
         for n, i in enumerate(ids):
             e = c.latest(c.job(i))
             check(e["status"] == "succeeded", f"job {n}: {e['status']}")

@@ -69,6 +69,7 @@ class Cluster:
         self.orc_id = f"{name}-{secrets.token_hex(3)}"
         self._write_keys()
         self.token = None
+        self.orc_env = None  # extra environment for the orchestrator
 
     # ---- set-up ----------------------------------------------------------------------
     def _secret_file(self, name, text):
@@ -115,7 +116,8 @@ class Cluster:
                "--admin-listen", f"127.0.0.1:{self.admin_port}",
                "--drain-timeout-s", str(self.drain_timeout_s),
                "--backoff-max-ms", "2000",
-               "--log-file", os.path.join(self.dir, "orchestrator.log")]
+               "--log-file", os.path.join(self.dir, "orchestrator.log"),
+               "--log-level", os.environ.get("JC_E2E_LOG_LEVEL", "info")]
         if self.kill_grace_s is not None:
             cmd += ["--kill-grace-s", str(self.kill_grace_s)]
         return cmd
@@ -133,7 +135,8 @@ class Cluster:
             self.token = out.stdout.strip()
 
     def start_orc(self):
-        self.orc = subprocess.Popen(self.orc_cmd(), stdin=subprocess.DEVNULL,
+        env = dict(os.environ, **(self.orc_env or {}))
+        self.orc = subprocess.Popen(self.orc_cmd(), stdin=subprocess.DEVNULL, env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.wait_http(f"http://127.0.0.1:{self.admin_port}/health", self.orc)
 

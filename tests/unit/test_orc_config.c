@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "orchestrator/daemon.h"
 #include "orchestrator/orc_config.h"
 
 static char keyfile[64];
@@ -118,11 +119,41 @@ static void test_url_parsing(void **state) {
     assert_int_equal(jc_orc_split_hostport("nohost", host, sizeof(host), &port, NULL), -1);
 }
 
+static void test_orchestrator_id(void **state) {
+    (void)state;
+    char dir[] = "/tmp/jc-orc-id-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[65], b[65];
+    jc_err err = {0};
+    /* generated once, then read back unchanged */
+    assert_int_equal(jc_orc_load_id("", dir, a, sizeof(a), &err), 0);
+    assert_int_equal(strncmp(a, "orc_", 4), 0);
+    assert_int_equal(strlen(a), 30);
+    assert_int_equal(jc_orc_load_id("", dir, b, sizeof(b), &err), 0);
+    assert_string_equal(a, b);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/orchestrator-id", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* a configured id wins; a damaged file is refused, not replaced */
+    assert_int_equal(jc_orc_load_id("host-b", dir, b, sizeof(b), &err), 0);
+    assert_string_equal(b, "host-b");
+    FILE *f = fopen(path, "w");
+    fputs("Not An Id\n", f);
+    fclose(f);
+    assert_int_equal(jc_orc_load_id("", dir, b, sizeof(b), &err), -1);
+    assert_int_equal(err.code, JC_E_CONFIG);
+    unlink(path);
+    rmdir(dir);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
         cmocka_unit_test(test_url_parsing),
+        cmocka_unit_test(test_orchestrator_id),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
