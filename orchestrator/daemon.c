@@ -582,6 +582,9 @@ fail:
     jc_log(JC_LOG_ERROR, "orchestrator failed", "error", err.msg, NULL);
 out:
     jc_spool_entries_free(old, n_old);
+    /* results not yet acknowledged wait on disk for the next start */
+    for (jc_exe *e = orc->exes; e; e = jc_exe_next(e))
+        jc_exe_spool_now(e);
     while (orc->exes)
         jc_exe_destroy(orc->exes);
     jc_admin_free(admin);

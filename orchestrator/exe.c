@@ -2,7 +2,14 @@
  *
  *   claim ─ mint token, build the sandbox ─ report start ─┐
  *     running: output → log chunks, heartbeats at a third of the lease, runtime relay
- *   pidfd readable ─ finish ─ spool (fsync) ─ last log chunks ─ complete ─ unspool
+ *   pidfd readable ─ finish ─ last log chunks ─ complete
+ *
+ * The result goes to the disk spool (fsync'd) before it is first sent when spool_after_ms
+ * is 0, else as soon as delivery fails or has not been acknowledged within spool_after_ms,
+ * and on shutdown. With a healthy server most results are acknowledged first and never
+ * touch the disk (three fsyncs per job would cap a host's throughput); the price is that
+ * a daemon crash inside that window loses the result, and the execution is then marked
+ * lost and retried by its policy, exactly as when the daemon dies while a job runs.
  *
  * The slot (and its uid range) is released as soon as the sandbox is gone; delivery of
  * the result goes on without it, as long as it takes. */
@@ -46,6 +53,7 @@ struct jc_exe {
     jc_timer *t_flush;    /* log batching */
     jc_timer *t_beat;     /* lease heartbeat */
     jc_timer *t_retry;    /* start / log / complete retries */
+    jc_timer *t_spool;    /* spool the result if not acknowledged by then */
     jc_proxy *proxy;
 
     int64_t lease_ms;
@@ -132,6 +140,7 @@ void jc_exe_destroy(jc_exe *e) {
     jc_http_cancel(e->req_complete);
     jc_timer_free(e->t_flush);
     jc_timer_free(e->t_retry);
+    jc_timer_free(e->t_spool);
     jc_logbuf_free(&e->log);
     if (e->result)
         json_decref(e->result);
@@ -192,7 +201,10 @@ static json_t *lease_body(jc_exe *e) {
     return json_pack("{s:s}", "lease_token", e->lease_token);
 }
 
+static void exe_spool(jc_exe *e);
+
 static void retry_later(jc_exe *e, jc_backoff *bo, const jc_http_resp *r) {
+    exe_spool(e); /* the server is not taking it now: keep it safe on disk */
     int64_t d = jc_backoff_next(bo, jc_backoff_uniform(), r ? r->retry_after_ms : -1);
     if (!jc_timer_armed(e->t_retry))
         jc_timer_arm(e->t_retry, d);
@@ -456,7 +468,42 @@ static void on_retry_timer(jc_timer *t, void *data) {
 
 /* ---- finishing ----------------------------------------------------------------------- */
 
-/* The sandbox is over: record the result, spool it, start delivering. */
+/* Write the finished execution to the spool: its result and every log byte the server
+ * has not acknowledged. */
+static void exe_spool(jc_exe *e) {
+    if (e->spooled || e->phase != PHASE_DELIVERING || e->lease_lost || !e->result)
+        return;
+    jc_spool_entry *s = &e->spool;
+    memset(s, 0, sizeof(*s));
+    snprintf(s->execution_id, sizeof(s->execution_id), "%s", e->id);
+    snprintf(s->lease_token, sizeof(s->lease_token), "%s", e->lease_token);
+    s->log_offset = e->log.acked;
+    s->log = (unsigned char *)e->log.data; /* borrowed for the write */
+    s->log_len = e->log.len;
+    s->log_truncated = e->log.truncated || e->log.broken;
+    s->result = e->result;
+    jc_err err = {0};
+    int rc = jc_spool_write(&e->orc->spool, s, &err);
+    s->log = NULL;
+    s->log_len = 0;
+    s->result = NULL;
+    if (rc < 0)
+        jc_log(JC_LOG_ERROR, "spool: write failed; the result is kept in memory only", "exe", e->id,
+               "error", err.msg, NULL);
+    else
+        e->spooled = true;
+}
+
+static void on_spool_timer(jc_timer *t, void *data) {
+    (void)t;
+    exe_spool(data);
+}
+
+void jc_exe_spool_now(jc_exe *e) {
+    exe_spool(e);
+}
+
+/* The sandbox is over: record the result, start delivering. */
 static void exe_finished(jc_exe *e, json_t *result) {
     jc_orc *orc = e->orc;
     e->result = result;
@@ -468,26 +515,10 @@ static void exe_finished(jc_exe *e, json_t *result) {
         exe_done(e);
         return;
     }
-    /* Spool before the first send: a crash from here on must not lose the result. */
-    jc_spool_entry *s = &e->spool;
-    memset(s, 0, sizeof(*s));
-    snprintf(s->execution_id, sizeof(s->execution_id), "%s", e->id);
-    snprintf(s->lease_token, sizeof(s->lease_token), "%s", e->lease_token);
-    s->log_offset = e->log.acked;
-    s->log = (unsigned char *)e->log.data; /* borrowed for the write */
-    s->log_len = e->log.len;
-    s->log_truncated = e->log.truncated || e->log.broken;
-    s->result = e->result;
-    jc_err err = {0};
-    int rc = jc_spool_write(&orc->spool, s, &err);
-    s->log = NULL;
-    s->log_len = 0;
-    s->result = NULL;
-    if (rc < 0)
-        jc_log(JC_LOG_ERROR, "spool: write failed; delivering from memory only", "exe", e->id,
-               "error", err.msg, NULL);
-    else
-        e->spooled = true;
+    if (orc->cfg->spool_after_ms == 0)
+        exe_spool(e); /* before the first send: a crash from here on loses nothing */
+    else if (e->t_spool)
+        jc_timer_arm(e->t_spool, orc->cfg->spool_after_ms);
     jc_log(JC_LOG_INFO, "finished", "exe", e->id, "reason", reason, NULL);
     exe_send_start(e); /* no-op once acknowledged */
     exe_flush_logs(e);
@@ -858,7 +889,8 @@ int jc_exe_from_claim(jc_orc *orc, json_t *claim, unsigned slot, jc_err *err) {
     if (!(e->t_deadline = jc_timer_new(orc->loop, on_deadline, e, &terr)) ||
         !(e->t_flush = jc_timer_new(orc->loop, on_flush_timer, e, &terr)) ||
         !(e->t_beat = jc_timer_new(orc->loop, on_beat_timer, e, &terr)) ||
-        !(e->t_retry = jc_timer_new(orc->loop, on_retry_timer, e, &terr))) {
+        !(e->t_retry = jc_timer_new(orc->loop, on_retry_timer, e, &terr)) ||
+        !(e->t_spool = jc_timer_new(orc->loop, on_spool_timer, e, &terr))) {
         *err = terr;
         jc_exe_destroy(e);
         return -1;

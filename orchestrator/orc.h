@@ -83,6 +83,8 @@ int jc_exe_from_claim(jc_orc *orc, json_t *claim, unsigned slot, jc_err *err);
 int jc_exe_from_spool(jc_orc *orc, jc_spool_entry *entry, jc_err *err);
 /* Cancel the job (drain timeout, second signal). */
 void jc_exe_cancel(jc_exe *exe, const char *why);
+/* Write a finished execution's result to the spool now, if not yet (daemon exit). */
+void jc_exe_spool_now(jc_exe *exe);
 /* Free everything (daemon exit). The sandbox, if still running, is killed. */
 void jc_exe_destroy(jc_exe *exe);
 /* The execution id. */

@@ -49,8 +49,10 @@ static const jc_cfg_field fields[] = {
     F("log_file", JC_CFG_STRING, log_file, "", 0, 0,
       "append logs to this file (reopened on SIGHUP); empty: stderr"),
     F("log_level", JC_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
-    F("spool_fsync", JC_CFG_BOOL, spool_fsync, "true", 0, 0,
-      "fsync spooled results before reporting them"),
+    F("spool_fsync", JC_CFG_BOOL, spool_fsync, "true", 0, 0, "fsync spooled results"),
+    F("spool_after_ms", JC_CFG_INT, spool_after_ms, "1000", 0, 600000,
+      "spool a finished result to disk when the server has not acknowledged it within this "
+      "time (or at its first failure); 0: spool every result before sending it"),
 };
 
 const jc_cfg_schema jc_orc_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};

@@ -31,6 +31,7 @@ typedef struct jc_orc_config {
     char *log_file;     /* empty: stderr */
     char *log_level;
     bool spool_fsync;
+    int64_t spool_after_ms; /* 0: spool every result before sending it */
 } jc_orc_config;
 
 extern const jc_cfg_schema jc_orc_config_schema;

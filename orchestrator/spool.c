@@ -132,13 +132,10 @@ int jc_spool_remove(jc_spool *sp, const jc_spool_entry *e, jc_err *err) {
     if (entry_name(e, name, sizeof(name)) < 0)
         return jc_err_set(err, JC_E_INVALID, "spool: bad execution id");
     snprintf(path, sizeof(path), "%s/%s", sp->dir, name);
+    /* no fsync: an entry that comes back after a crash is only sent again, and the
+     * server treats a repeated log chunk or complete as the duplicate it is */
     if (unlink(path) < 0 && errno != ENOENT)
         return jc_err_sys(err, errno, "spool: remove %s", name);
-    if (sp->fsync) {
-        _cleanup_close_ int dfd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd >= 0)
-            fsync(dfd);
-    }
     return 0;
 }
 

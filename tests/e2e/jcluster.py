@@ -120,6 +120,7 @@ class Cluster:
                "--log-level", os.environ.get("JC_E2E_LOG_LEVEL", "info")]
         if self.kill_grace_s is not None:
             cmd += ["--kill-grace-s", str(self.kill_grace_s)]
+        cmd += os.environ.get("JC_E2E_ORC_ARGS", "").split()
         return cmd
 
     def start_api(self):
