@@ -72,6 +72,7 @@ def main():
         time.sleep(1)
         pid = c.orc.pid
         rss_idle = proc_status(pid, "VmRSS")
+        anon_idle = proc_status(pid, "RssAnon")
 
         # phase 1: a slot is always free
         lat1 = []
@@ -103,6 +104,10 @@ def main():
         first = min(ts(e["created_at"]) for e in exes)
         last = max(ts(e["finished_at"]) for e in exes)
         lat2 = [ts(e["started_at"]) - ts(e["created_at"]) for e in exes]
+        queued = [ts(e["claimed_at"]) - ts(e["created_at"]) for e in exes]
+        starting = [ts(e["started_at"]) - ts(e["claimed_at"]) for e in exes]
+        running = [ts(e["finished_at"]) - ts(e["started_at"]) for e in exes]
+        sb_wall = [e["result"]["wall_ms"] / 1000 for e in exes if e.get("result")]
 
     ms = lambda x: f"{x * 1000:.0f} ms"  # noqa: E731
     print(f"bench/e2e: {a.jobs} trivial jobs, 1 server + 1 orchestrator with {a.slots} slots, {os.cpu_count()} cores")
@@ -112,7 +117,11 @@ def main():
           f"(first submit → last finish {last - first:.2f} s; observed {wall:.2f} s)")
     print(f"  submit→start, slot free         p50 {ms(pct(lat1, 50))}  p99 {ms(pct(lat1, 99))}  (50 jobs in turn)")
     print(f"  submit→start, burst             p50 {ms(pct(lat2, 50))}  p99 {ms(pct(lat2, 99))}  (includes queueing)")
-    print(f"  orchestrator RSS                idle {rss_idle / 1024:.1f} MiB, peak {rss_peak / 1024:.1f} MiB")
+    print(f"  per job (p50), burst            queued {ms(pct(queued, 50))}, claim→start reported "
+          f"{ms(pct(starting, 50))}, start→finish reported {ms(pct(running, 50))} "
+          f"(sandbox wall {ms(pct(sb_wall, 50))})")
+    print(f"  orchestrator RSS                idle {rss_idle / 1024:.1f} MiB (private {anon_idle / 1024:.1f} MiB, the rest shared "
+          f"library pages), peak {rss_peak / 1024:.1f} MiB")
     print(f"  orchestrator CPU per job        {cpu / a.jobs * 1000:.2f} ms (user+sys of the daemon itself)")
 
 
