@@ -171,6 +171,9 @@ static void on_claims(const jc_http_resp *r, void *data) {
     jc_backoff_reset(&orc->claim_backoff);
     size_t i;
     json_t *c;
+    /* no new claim until this batch holds its slots: a slot freed meanwhile (a sandbox
+     * that fails to start) would otherwise be asked for twice */
+    orc->handling_claims = true;
     json_array_foreach(claims, i, c) {
         orc->m.claims_received++;
         int slot = free_slot(orc);
@@ -185,11 +188,12 @@ static void on_claims(const jc_http_resp *r, void *data) {
         if (jc_exe_from_claim(orc, c, (unsigned)slot, &err) < 0)
             jc_log(JC_LOG_ERROR, "claim not taken", "error", err.msg, NULL);
     }
+    orc->handling_claims = false;
     maybe_claim(orc);
 }
 
 static void maybe_claim(jc_orc *orc) {
-    if (!orc->claiming_enabled || orc->draining || orc->claim_req ||
+    if (!orc->claiming_enabled || orc->draining || orc->claim_req || orc->handling_claims ||
         jc_timer_armed(orc->claim_timer))
         return;
     int64_t free_slots = orc->cfg->slots - (int64_t)orc->slots_busy;

@@ -61,6 +61,7 @@ typedef struct jc_orc {
     jc_timer *claim_timer;
     jc_backoff claim_backoff;
     bool claiming_enabled; /* off until the old spool is delivered, and while draining */
+    bool handling_claims;  /* inside the answer of a claim request */
 
     jc_timer *beat_timer; /* the orchestrator heartbeat */
     jc_http_req *beat_req;
