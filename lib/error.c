@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+JC_PRINTF(3, 0)
 static void vset(jc_err *err, jc_errcode code, const char *fmt, va_list ap) {
     err->code = code;
     err->sys_errno = 0;
