@@ -285,9 +285,10 @@ static int cmd_explain(const char *dir, int argc, char **argv) {
             printf("  rules naming %s:\n", name);
             header = true;
         }
-        printf("    syscalls[%zu]: %s when %s", i,
+        printf("    syscalls[%zu]: %s %s%s", i,
                jc_seccomp_action_describe(r->action, act, sizeof(act)),
-               jc_seccomp_rule_conditions(r, cond, sizeof(cond)));
+               r->nargs ? "when " : "unconditionally",
+               r->nargs ? jc_seccomp_rule_conditions(r, cond, sizeof(cond)) : "");
         if (!l.resolved.applies[i])
             printf(" — does not apply: %s", l.resolved.why_not[i]);
         else if (jc_seccomp_action_eq(r->action, p->default_action))

@@ -137,16 +137,90 @@ __attribute__((destructor)) static void state_free(void) {
     process_state = NULL;
 }
 
+/* ---- verified tokens ------------------------------------------------------------------- */
+
+/* A job sends the same token on every request for up to two hours. Verifying it means two
+ * base64url decodes, two JSON parses and an HMAC; once it has passed, its claims cannot
+ * change, so they are kept here by the token's exact bytes and only the clock (exp) is
+ * checked again. A lookup compares in constant time: a caller who lands a guess in the
+ * slot of another job's token learns nothing from the timing, and can at worst evict it
+ * (which costs one full verification). The key ring is fixed for the process's life. */
+#define TC_SLOTS 1024
+#define TC_LOCKS 64
+#define TC_MAX_TOKEN 1536 /* jobcell's tokens are ~600 bytes; longer ones are not cached */
+
+typedef struct tc_entry {
+    size_t len;
+    char token[TC_MAX_TOKEN];
+    jc_jwt_claims claims;
+} tc_entry;
+
+static tc_entry tc_slots[TC_SLOTS];
+static pthread_mutex_t tc_locks[TC_LOCKS];
+static pthread_once_t tc_once = PTHREAD_ONCE_INIT;
+
+static void tc_init(void) {
+    for (size_t i = 0; i < TC_LOCKS; i++)
+        pthread_mutex_init(&tc_locks[i], NULL);
+}
+
+static size_t tc_slot(const char *token, size_t len) {
+    /* the tail is the signature: enough to spread valid tokens over the slots */
+    size_t h = 1469598103934665603ull;
+    for (size_t i = len > 32 ? len - 32 : 0; i < len; i++)
+        h = (h ^ (unsigned char)token[i]) * 1099511628211ull;
+    return h % TC_SLOTS;
+}
+
+static bool tc_lookup(const char *token, size_t len, jc_jwt_claims *out) {
+    if (len == 0 || len > TC_MAX_TOKEN)
+        return false;
+    pthread_once(&tc_once, tc_init);
+    size_t slot = tc_slot(token, len);
+    pthread_mutex_t *lock = &tc_locks[slot % TC_LOCKS];
+    bool hit = false;
+    pthread_mutex_lock(lock);
+    tc_entry *e = &tc_slots[slot];
+    if (e->len == len && CRYPTO_memcmp(e->token, token, len) == 0) {
+        *out = e->claims;
+        hit = true;
+    }
+    pthread_mutex_unlock(lock);
+    return hit;
+}
+
+static void tc_store(const char *token, size_t len, const jc_jwt_claims *claims) {
+    if (len == 0 || len > TC_MAX_TOKEN)
+        return;
+    pthread_once(&tc_once, tc_init);
+    size_t slot = tc_slot(token, len);
+    pthread_mutex_t *lock = &tc_locks[slot % TC_LOCKS];
+    pthread_mutex_lock(lock);
+    tc_entry *e = &tc_slots[slot];
+    memcpy(e->token, token, len);
+    e->len = len;
+    e->claims = *claims;
+    pthread_mutex_unlock(lock);
+}
+
+__attribute__((destructor)) static void tc_wipe(void) {
+    OPENSSL_cleanse(tc_slots, sizeof(tc_slots));
+}
+
 /* ---- authorization -------------------------------------------------------------------- */
 
 /* What a handler may rely on once authorize() succeeded. */
 typedef struct runtime_ctx {
     jc_jwt_claims claims;
-    jc_execution exe; /* the store's view: owner, claim, deadline */
+    jc_execution exe; /* the store's view: owner, claim, deadline (no result or output) */
+    jc_variable var;  /* read with the execution when authorize() was given a key */
+    bool var_found;
 } runtime_ctx;
 
 static void ctx_clear(runtime_ctx *c) {
     jc_execution_clear(&c->exe);
+    json_decref(c->var.value);
+    c->var.value = NULL;
     OPENSSL_cleanse(&c->claims, sizeof(c->claims));
 }
 
@@ -162,8 +236,10 @@ static int deny(jc_req *req, const char *reason, jc_err *err) {
 }
 
 /* The full check. path_exe is the path's execution id, or NULL for routes without one
- * (tool actions), where the token's own execution is checked instead. */
-static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err *err) {
+ * (tool actions), where the token's own execution is checked instead. When read_key is
+ * not NULL the owner's variable of that name is read in the same store read (ctx->var). */
+static int authorize_read(jc_req *req, const char *path_exe, const char *read_key, runtime_ctx *ctx,
+                          jc_err *err) {
     jc_api *api = jc_req_api(req);
     memset(ctx, 0, sizeof(*ctx));
     const char *header = jc_req_header(req, "Authorization");
@@ -177,10 +253,17 @@ static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err
     jc_jwt_reason reason = JC_JWT_OK;
     jc_err jerr = {0};
     int64_t now_s = jc_time_now_ms() / 1000;
-    if (jc_jwt_verify(api->keyring, token, token_len, now_s, &ctx->claims, &reason, &jerr) < 0) {
+    if (tc_lookup(token, token_len, &ctx->claims)) {
+        /* verified before: only the clock can have changed (no leeway on expiry) */
+        if (now_s >= ctx->claims.exp)
+            return deny(req, "invalid_token:expired", err);
+    } else if (jc_jwt_verify(api->keyring, token, token_len, now_s, &ctx->claims, &reason, &jerr) <
+               0) {
         char why[64];
         snprintf(why, sizeof(why), "invalid_token:%s", jc_jwt_reason_name(reason));
         return deny(req, why, err);
+    } else {
+        tc_store(token, token_len, &ctx->claims);
     }
 
     if (path_exe && strcmp(path_exe, ctx->claims.execution_id) != 0) {
@@ -193,7 +276,8 @@ static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err
      * attempt re-queued after a claim was lost in transit) all answer the same 401, so
      * execution ids cannot be probed. */
     jc_err serr = {0};
-    if (jc_store_execution_get(api->store, ctx->claims.execution_id, &ctx->exe, &serr) < 0) {
+    if (jc_store_runtime_get(api->store, ctx->claims.execution_id, read_key, &ctx->exe, &ctx->var,
+                             &ctx->var_found, &serr) < 0) {
         if (serr.code == JC_E_NOT_FOUND)
             return deny(req, "unknown_execution", err);
         *err = serr;
@@ -216,6 +300,10 @@ static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err
                           "rate limit exceeded for this execution; retry after %d s", wait);
     }
     return 0;
+}
+
+static int authorize(jc_req *req, const char *path_exe, runtime_ctx *ctx, jc_err *err) {
+    return authorize_read(req, path_exe, NULL, ctx, err);
 }
 
 /* ---- answers -------------------------------------------------------------------------- */
@@ -361,22 +449,25 @@ static void audit_variable(jc_req *req, const runtime_ctx *ctx, const char *op, 
     json_decref(f);
 }
 
+/* The hot route: the token check, the claim check and the read are one store read. */
 static int get_variable(jc_req *req, jc_err *err) {
     runtime_ctx ctx __attribute__((cleanup(ctx_clear)));
-    if (authorize(req, jc_req_param(req, "id"), &ctx, err) < 0)
-        return -1;
     const char *key = jc_req_param(req, "key");
-    if (check_key(key, err) < 0)
+    jc_err key_err = {0};
+    bool key_ok = check_key(key, &key_err) == 0;
+    /* the key's verdict waits for the authorization: a caller without a valid token
+     * learns nothing, not even that a key is malformed */
+    if (authorize_read(req, jc_req_param(req, "id"), key_ok ? key : NULL, &ctx, err) < 0)
         return -1;
-    jc_variable v = {0};
-    if (jc_store_var_get(jc_req_api(req)->store, ctx.exe.owner, key, &v, err) < 0) {
-        if (err->code == JC_E_NOT_FOUND)
-            jc_err_set(err, JC_E_NOT_FOUND, "variable not found");
+    if (!key_ok) {
+        *err = key_err;
         return -1;
     }
+    if (!ctx.var_found)
+        return jc_err_set(err, JC_E_NOT_FOUND, "variable not found");
     json_t *d = json_object();
     json_object_set_new(d, "key", json_string(key));
-    json_object_set_new(d, "value", v.value ? v.value : json_null());
+    json_object_set_new(d, "value", ctx.var.value ? steal(&ctx.var.value) : json_null());
     return reply_ok(req, d, err);
 }
 

@@ -261,6 +261,7 @@ typedef struct jc_sandbox_timings {
     int64_t child_us;     /* job child: fork until seccomp (identity, caps, fds) */
     int64_t exec_us;      /* seccomp load + execve until the error pipe closed */
     int64_t total_us;     /* jc_sandbox_start until RUNNING */
+    int64_t finish_us;    /* jc_sandbox_finish: reap, last output, cgroup figures, removal */
 } jc_sandbox_timings;
 const jc_sandbox_timings *jc_sandbox_timings_get(const jc_sandbox *sb);
 

@@ -210,6 +210,9 @@ int jc_seccomp_compile(const jc_seccomp_resolved *r, jc_seccomp_filter *out, jc_
  * allow is turned into SCMP_ACT_NOTIFY (so a supervisor sees it), but rules answering
  * ENOSYS are kept: they tell libc to use its fallback. */
 int jc_seccomp_compile_learn(const jc_seccomp_resolved *r, jc_seccomp_filter *out, jc_err *err);
+/* The built-in base of `jobcell profile learn` without --base (JSON text): execve, write,
+ * exit_group, and clone3 answered ENOSYS. */
+extern const char jc_seccomp_learn_base_json[];
 /* Parse, resolve for the native job environment and compile, in one call. */
 int jc_seccomp_compile_file(const char *path, jc_seccomp_filter *out, jc_err *err);
 void jc_seccomp_filter_free(jc_seccomp_filter *f);

@@ -49,6 +49,14 @@ static int open_init(const char *configured, jc_err *err) {
                           "%s must be an executable regular file owned by root and writable "
                           "by root only",
                           path);
+    /* The clone child dup2s its fds onto 0–4 before the exec: keep this one above them. */
+    if (fd < 8) {
+        int moved = fcntl(fd, F_DUPFD_CLOEXEC, 8);
+        if (moved < 0)
+            return jc_err_sys(err, errno, "move the jobcell-init fd");
+        close(fd);
+        fd = moved;
+    }
     return steal_fd(&fd);
 }
 

@@ -65,6 +65,11 @@ struct jc_sandbox {
     jc_sandbox_timings timings;
 };
 
+/* Benchmark only (bench/sandbox_start measures what the network namespace costs): when
+ * set, sandboxes share the caller's network namespace. No configuration, option or
+ * variable reaches it; only a program linking the engine and this private header can. */
+extern bool jc_sandbox_bench_share_net;
+
 /* spec.c: limits with defaults filled in (l is validated by jc_sandbox_spec_validate). */
 void jc_sandbox_limits_effective(const jc_sandbox_limits *in, jc_sandbox_limits *out);
 

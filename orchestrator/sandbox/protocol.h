@@ -59,6 +59,7 @@ enum jc_spec_tag {
 enum {
     JC_FLAG_RUNTIME_SOCKET = 1u << 0,
     JC_FLAG_SECCOMP_LISTENER = 1u << 1,
+    JC_FLAG_SHARED_NET = 1u << 2, /* benchmark only: no network namespace, leave lo alone */
 };
 
 typedef struct jc_spec_limits {

@@ -8,6 +8,7 @@
 #include "jobcell/seccomp.h"
 
 #include <ctype.h>
+#include <stdarg.h>
 #include <dirent.h>
 #include <errno.h>
 #include <linux/seccomp.h>
@@ -261,9 +262,31 @@ static bool action_allows(jc_seccomp_action a) {
     return a.kind == JC_SCMP_ALLOW || a.kind == JC_SCMP_LOG;
 }
 
+/* Errors found while resolving: all go to diags, the first is kept for err. */
+typedef struct resolve_errors {
+    jc_seccomp_diags *diags;
+    size_t n;
+    char first_where[96];
+    char first[320];
+} resolve_errors;
+
+static void resolve_error(resolve_errors *e, const char *where, const char *fmt, ...)
+    JC_PRINTF(3, 4);
+static void resolve_error(resolve_errors *e, const char *where, const char *fmt, ...) {
+    char msg[320];
+    va_list ap;
+    va_start(ap, fmt);
+    (void)vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (e->n++ == 0) {
+        snprintf(e->first_where, sizeof(e->first_where), "%s", where);
+        snprintf(e->first, sizeof(e->first), "%s", msg);
+    }
+    jc_seccomp_diag_add(e->diags, JC_SCMP_DIAG_ERROR, where, "%s", msg);
+}
+
 /* Reject what the compiled filter could not express unambiguously. */
-static void resolve_conflicts(const jc_seccomp_resolved *out, jc_seccomp_diags *diags,
-                              size_t *nerrors) {
+static void resolve_conflicts(const jc_seccomp_resolved *out, resolve_errors *errs) {
     const jc_seccomp_profile *p = out->profile;
     for (size_t i = 0; i < p->nrules; i++) {
         const jc_seccomp_rule *ri = &p->rules[i];
@@ -282,14 +305,13 @@ static void resolve_conflicts(const jc_seccomp_resolved *out, jc_seccomp_diags *
                     continue; /* the unconditional one decides; check reports the dead one */
                 char where[64], a1[64], a2[64];
                 snprintf(where, sizeof(where), "syscalls[%zu].names", j);
-                jc_seccomp_diag_add(
-                    diags, JC_SCMP_DIAG_ERROR, where,
-                    "'%s' has %s rules with different actions (syscalls[%zu]: %s, here: %s); "
-                    "the outcome would depend on libseccomp's internal order",
-                    ri->names[n], ui ? "two unconditional" : "conditional", i,
-                    jc_seccomp_action_describe(ri->action, a1, sizeof(a1)),
-                    jc_seccomp_action_describe(rj->action, a2, sizeof(a2)));
-                (*nerrors)++;
+                resolve_error(errs, where,
+                              "'%s' has %s rules with different actions (syscalls[%zu]: %s, "
+                              "here: %s); the outcome would depend on libseccomp's internal "
+                              "order",
+                              ri->names[n], ui ? "two unconditional" : "conditional", i,
+                              jc_seccomp_action_describe(ri->action, a1, sizeof(a1)),
+                              jc_seccomp_action_describe(rj->action, a2, sizeof(a2)));
             }
         }
     }
@@ -324,8 +346,8 @@ int jc_seccomp_resolve(const jc_seccomp_profile *p, const jc_seccomp_env *env,
     }
     resolve_arches(p, out, diags);
 
-    size_t nerrors = 0;
-    resolve_conflicts(out, diags, &nerrors);
+    resolve_errors errs = {.diags = diags};
+    resolve_conflicts(out, &errs);
     /* A job starts with execve, writes its output and ends with exit_group: a profile that
      * denies one of them cannot run any job, and would only show up as a mystery. */
     static const char *const required[] = {"execve", "write", "exit_group"};
@@ -337,19 +359,19 @@ int jc_seccomp_resolve(const jc_seccomp_profile *p, const jc_seccomp_env *env,
             char where[64] = "defaultAction";
             if (v.rule >= 0)
                 snprintf(where, sizeof(where), "syscalls[%ld].action", v.rule);
-            jc_seccomp_diag_add(diags, JC_SCMP_DIAG_ERROR, where,
-                                "%s must be allowed: no job could run without it", required[i]);
-            nerrors++;
+            resolve_error(&errs, where, "%s must be allowed: no job could run without it",
+                          required[i]);
         } else if (v.conditional)
             jc_seccomp_diag_add(diags, JC_SCMP_DIAG_WARNING, "",
                                 "%s is allowed only under argument conditions; a job may fail "
                                 "to start or to write",
                                 required[i]);
     }
-    if (nerrors) {
+    if (errs.n) {
         jc_seccomp_resolved_free(out);
-        return jc_err_set(err, JC_E_INVALID, "profile %s cannot be used for a job (%zu errors)",
-                          p->source, nerrors);
+        return jc_err_field(err, JC_E_INVALID, errs.first_where,
+                            "profile %s cannot be used for a job: %s: %s%s", p->source,
+                            errs.first_where, errs.first, errs.n > 1 ? " (and more errors)" : "");
     }
     return 0;
 }

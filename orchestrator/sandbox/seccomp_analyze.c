@@ -118,6 +118,9 @@ int jc_seccomp_explain(const jc_seccomp_resolved *r, const char *syscall, const 
         out->ignored_name = true; /* the filter cannot name it: the default applies */
         return 0;
     }
+    if (nr < 0)
+        return jc_err_set(err, JC_E_NOT_FOUND, "'%s' is not a system call on %s", syscall,
+                          jc_seccomp_arch_go_name(r->env.arch));
     uint64_t a[6] = {0};
     for (size_t i = 0; args && i < nargs; i++)
         a[i] = args[i];

@@ -27,7 +27,4 @@ bool jc_seccomp_rule_satisfiable(const jc_seccomp_rule *r);
 /* The effective action of a rule or default in the learn variant. */
 jc_seccomp_action jc_seccomp_learn_action(jc_seccomp_action a);
 
-/* The built-in base of `profile learn` when no --base is given (JSON text). */
-extern const char jc_seccomp_learn_base_json[];
-
 #endif

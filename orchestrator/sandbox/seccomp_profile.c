@@ -593,7 +593,9 @@ static jc_seccomp_profile *parse_root(parser *ps, json_t *root, const char *sour
             perror_at(ps, at, "unknown architecture '%s'", p->architectures[i]);
         }
     parse_archmap(ps, json_object_get(root, "archMap"), p);
-    if (p->narchitectures && p->narchmap)
+    json_t *archs = json_object_get(root, "architectures"),
+           *amap = json_object_get(root, "archMap");
+    if (archs && !json_is_null(archs) && amap && !json_is_null(amap))
         perror_at(ps, "archMap", "give either architectures or archMap, not both");
     p->flags = string_array(ps, json_object_get(root, "flags"), "flags", &p->nflags);
     for (size_t i = 0; i < p->nflags; i++) {

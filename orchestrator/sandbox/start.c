@@ -4,10 +4,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/sched.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -16,6 +18,8 @@
 #include "internal.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
+
+bool jc_sandbox_bench_share_net = false;
 
 /* fd numbers the clone child moves its fds to; sources must lie above them. */
 #define CHILD_FD_FLOOR 5
@@ -81,6 +85,15 @@ _Noreturn static void clone_child(int init_fd, int stdin_fd, int out_fd, int err
      * jobcell-init with no capability at all in its namespace. */
     if (syscall(SYS_setresgid, 0, 0, 0) < 0 || syscall(SYS_setresuid, 0, 0, 0) < 0)
         goto fail;
+    /* If the engine dies, pid 1 dies and the kernel empties the namespace: no sandbox
+     * outlives its supervisor (timeouts are enforced by the parent). Set after the uid
+     * change, which clears it; the exec keeps it. The parent may have died just before:
+     * its end of the control socket is then closed. */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0)
+        goto fail;
+    struct pollfd hup = {.fd = control_fd, .events = 0};
+    if (poll(&hup, 1, 0) < 0 || (hup.revents & (POLLHUP | POLLERR)))
+        _exit(126);
     if (dup2(stdin_fd, 0) < 0 || dup2(out_fd, 1) < 0 || dup2(err_fd, 2) < 0 ||
         dup2(control_fd, JC_INIT_FD_CONTROL) < 0 || dup2(errpipe_fd, JC_INIT_FD_ERRPIPE) < 0)
         goto fail;
@@ -224,6 +237,8 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     memset(&args, 0, sizeof(args));
     args.flags = CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC |
                  CLONE_NEWUTS | CLONE_PIDFD;
+    if (jc_sandbox_bench_share_net && !spec->runtime_socket)
+        args.flags &= ~(uint64_t)CLONE_NEWNET;
     args.pidfd = (uint64_t)(uintptr_t)&pidfd;
     args.exit_signal = SIGCHLD;
     int v2fd = jc_cgroup_v2_fd(sb->cg);

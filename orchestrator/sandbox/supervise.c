@@ -83,12 +83,12 @@ int jc_sandbox_read_control(jc_sandbox *sb, jc_err *err) {
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        if (n < 0)
-            return jc_err_sys(err, errno, "read the control socket");
-        if (n == 0) {
+        if (n == 0 || (n < 0 && errno == ECONNRESET)) { /* jc-init is gone */
             close_fd(&sb->control_fd);
             return 0;
         }
+        if (n < 0)
+            return jc_err_sys(err, errno, "read the control socket");
         int fd = -1;
         for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
             if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS &&
@@ -345,6 +345,7 @@ static void fill_result(jc_sandbox *sb, const siginfo_t *info, const jc_cgroup_s
 
 int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, jc_result *out,
                       jc_err *err) {
+    int64_t t0 = jc_time_mono_ns();
     siginfo_t info;
     reap(sb, &info);
     if (sb->state == JC_SANDBOX_STARTING) {
@@ -370,6 +371,7 @@ int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, j
     }
     sb->cg = NULL;
     sb->state = JC_SANDBOX_FINISHED;
+    sb->timings.finish_us = (jc_time_mono_ns() - t0) / 1000;
     return rc;
 }
 
@@ -414,7 +416,7 @@ int jc_sandbox_run(jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
     }
     int rc = 0;
     for (;;) {
-        struct pollfd fds[16];
+        struct pollfd fds[64];
         size_t n = 0;
         fds[n++] = (struct pollfd){.fd = sb->pidfd, .events = POLLIN};
         fds[n++] = (struct pollfd){.fd = sb->errpipe_fd, .events = POLLIN};

@@ -98,7 +98,8 @@ char *jc_wire_spec(const jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
     put_record(&b, JC_TAG_LIMITS, &limits, sizeof(limits));
 
     uint32_t flags = (spec->runtime_socket ? JC_FLAG_RUNTIME_SOCKET : 0) |
-                     (spec->seccomp_listener ? JC_FLAG_SECCOMP_LISTENER : 0);
+                     (spec->seccomp_listener ? JC_FLAG_SECCOMP_LISTENER : 0) |
+                     (jc_sandbox_bench_share_net && !spec->runtime_socket ? JC_FLAG_SHARED_NET : 0);
     put_record(&b, JC_TAG_FLAGS, &flags, sizeof(flags));
     if (spec->filter && spec->filter->len)
         put_record(&b, JC_TAG_FILTER, spec->filter->insns,

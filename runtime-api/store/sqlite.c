@@ -1541,3 +1541,41 @@ int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
         return -1;
     return run(c, s, err);
 }
+
+/* ---- the runtime API's hot path ------------------------------------------------------- */
+
+int jc_store_runtime_get(jc_store *st, const char *exe_id, const char *key, jc_execution *exe,
+                         jc_variable *var, bool *var_found, jc_err *err) {
+    /* EXE_COLS with result and output left out (NULL): a job's requests need the claim,
+     * not its output; and the variable in the same statement, so one read transaction
+     * serves the whole request */
+    static const char sql[] =
+        "SELECT e.id, e.job_id, j.owner, e.attempt, e.status, e.orchestrator_id, e.lease_token,"
+        " e.lease_expires_at, e.created_at, e.scheduled_for, e.claimed_at, e.started_at,"
+        " e.finished_at, j.timeout_s, NULL, NULL, e.condition, e.log_bytes, e.log_truncated,"
+        " e.cancel_requested, v.value, v.updated_at FROM executions e JOIN jobs j ON j.id ="
+        " e.job_id LEFT JOIN variables v ON v.owner = j.owner AND v.key = ?2 WHERE e.id = ?1";
+    if (var)
+        memset(var, 0, sizeof(*var));
+    if (var_found)
+        *var_found = false;
+    conn *c = conn_get(st, err);
+    sqlite3_stmt *s = c ? prep(c, sql, err) : NULL;
+    if (!s || bindf(c, s, err, "ss", exe_id, key) < 0)
+        return -1;
+    int r = step(c, s, err);
+    if (r == 1) {
+        exe_from_row(st, s, exe);
+        if (key && var && sqlite3_column_type(s, 20) != SQLITE_NULL) {
+            snprintf(var->key, sizeof(var->key), "%s", key);
+            var->value = col_json(s, 20);
+            var->updated_at = sqlite3_column_int64(s, 21);
+            if (var_found)
+                *var_found = true;
+        }
+    }
+    sqlite3_reset(s);
+    if (r == 0)
+        return jc_err_set(err, JC_E_NOT_FOUND, "no execution %s", exe_id);
+    return r < 0 ? -1 : 0;
+}

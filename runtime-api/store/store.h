@@ -314,4 +314,13 @@ json_t *jc_store_audit_list(jc_store *st, const char *kind, size_t limit, jc_err
 /* Drop idempotency records older than `before`. */
 int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err);
 
+/* ---- the runtime API's hot path ------------------------------------------------------- */
+
+/* One execution with its claim fields (result and output left NULL) and, when key is not
+ * NULL, the execution owner's variable `key`, in one read: *var_found says whether it is
+ * set (var then owns its value; release with jc_variables_free semantics: json_decref).
+ * JC_E_NOT_FOUND when the execution is unknown. No write. */
+int jc_store_runtime_get(jc_store *st, const char *exe_id, const char *key, jc_execution *exe,
+                         jc_variable *var, bool *var_found, jc_err *err);
+
 #endif

@@ -6,3 +6,14 @@ if(TARGET jobcell_sandbox)
   add_test(NAME seccomp_live COMMAND seccomp_live ${PROJECT_SOURCE_DIR}/profiles)
   set_tests_properties(seccomp_live PROPERTIES LABELS "integration;seccomp" TIMEOUT 600)
 endif()
+if(TARGET jobcell-cli AND TARGET jobcell_sandbox)
+  add_test(NAME profile_cli COMMAND ${CMAKE_CURRENT_LIST_DIR}/profile_cli.sh
+           $<TARGET_FILE:jobcell-cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(profile_cli PROPERTIES LABELS "integration;seccomp" TIMEOUT 120)
+endif()
+if(TARGET jobcell-cli AND TARGET jobcell_sandbox)
+  add_test(NAME profile_learn COMMAND ${CMAKE_CURRENT_LIST_DIR}/profile_learn.sh
+           $<TARGET_FILE:jobcell-cli> ${PROJECT_SOURCE_DIR})
+  set_tests_properties(profile_learn PROPERTIES LABELS "integration;seccomp" TIMEOUT 300
+                       SKIP_RETURN_CODE 77)
+endif()

@@ -241,6 +241,8 @@ static void reset_signals(void) {
 /* ---- step network -------------------------------------------------------------------- */
 
 static void setup_network(const init_spec *s) {
+    if (s->flags & JC_FLAG_SHARED_NET)
+        return;
     int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         init_fail("network", errno, "socket for bringing lo up");

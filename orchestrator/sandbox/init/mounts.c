@@ -187,7 +187,13 @@ static void setup_etc(const init_spec *s) {
 /* A fresh procfs with the kernel's dangerous files masked and its tunables read-only. */
 static void setup_proc(void) {
     make_dir("proc", 0555);
-    do_mount("proc", "proc", "proc", MS_SAFE | MS_NOEXEC, NULL);
+    if (mount("proc", "proc", "proc", MS_SAFE | MS_NOEXEC, NULL) < 0) {
+        if (errno == EPERM)
+            init_fail("mounts", errno,
+                      "mount a new /proc: refused because the host's /proc has locked "
+                      "overmounts (is jobcell itself running in a container?)");
+        init_fail("mounts", errno, "mount a new /proc");
+    }
 
     /* Masking a file with a read-only bind of an empty file: reads give nothing and
      * writes fail with EROFS (a /dev/null bind would accept writes, a self-bind would

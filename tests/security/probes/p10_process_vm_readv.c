@@ -1,0 +1,14 @@
+/* 10. process_vm_readv on jobcell-init → EPERM. */
+#include <sys/uio.h>
+
+#include "../probe.h"
+
+int main(void) {
+    probe_begin(10, "process-vm-readv");
+    char buf[64];
+    struct iovec local = {buf, sizeof(buf)};
+    struct iovec remote = {(void *)0x400000, sizeof(buf)};
+    EXPECT_FAIL("process_vm_readv(1)", process_vm_readv(1, &local, 1, &remote, 1, 0), EPERM);
+    EXPECT_FAIL("process_vm_writev(1)", process_vm_writev(1, &local, 1, &remote, 1, 0), EPERM);
+    return probe_end();
+}
