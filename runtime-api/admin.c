@@ -368,7 +368,6 @@ static json_t *token_json(const jc_api_token *t) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "id", t->id, "name", t->name, "user", t->user,
                           "role", t->role);
     json_object_set_new(o, "created_at", jc_time_json(t->created_at));
-    json_object_set_new(o, "last_used_at", jc_time_json(t->last_used_at));
     return o;
 }
 

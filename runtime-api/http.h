@@ -52,7 +52,7 @@ int jc_router_add(jc_router *r, const char *method, const char *pattern, jc_hand
                   const jc_route_opts *opts, jc_err *err);
 
 /* Fill the runtime listener's routes (PROTOCOL.md "Runtime API"). Defined in runtime.c;
- * a weak empty default keeps the server buildable without it. */
+ * a weak empty default in main.c keeps the program buildable without it. */
 void jc_runtime_routes(jc_router *r, jc_api *api);
 
 /* ---- reading a request ---------------------------------------------------------------- */

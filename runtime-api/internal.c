@@ -126,6 +126,7 @@ static int post_claims(jc_req *req, jc_err *err) {
             jc_metrics_claims(api->metrics, n);
             return jc_reply_json(req, 200, json_pack("{s:o}", "claims", arr), err);
         }
+        jc_claims_free(claims, n);
         int64_t wake = w->deadline;
         if (next_due > now && next_due < wake)
             wake = next_due;
@@ -152,8 +153,8 @@ static int post_start(jc_req *req, jc_err *err) {
     json_t *b = jc_req_json_object(req, (const char *const[]){"lease_token", NULL}, err);
     const char *tok = b ? lease_token_of(b, err) : NULL;
     int64_t expires;
-    if (!tok || jc_store_start(api->store, jc_req_param(req, "id"), tok, jc_time_now_ms(),
-                               lease_ms(api), &expires, err) < 0)
+    if (!tok || jc_store_start(api->store, jc_req_param(req, "id"), jc_req_orchestrator(req), tok,
+                               jc_time_now_ms(), lease_ms(api), &expires, err) < 0)
         return -1;
     return jc_reply_json(req, 200, json_pack("{s:o}", "lease_expires_at", jc_time_json(expires)),
                          err);
@@ -165,8 +166,9 @@ static int post_heartbeat(jc_req *req, jc_err *err) {
     const char *tok = b ? lease_token_of(b, err) : NULL;
     int64_t expires;
     bool cancel;
-    if (!tok || jc_store_heartbeat(api->store, jc_req_param(req, "id"), tok, jc_time_now_ms(),
-                                   lease_ms(api), &expires, &cancel, err) < 0)
+    if (!tok ||
+        jc_store_heartbeat(api->store, jc_req_param(req, "id"), jc_req_orchestrator(req), tok,
+                           jc_time_now_ms(), lease_ms(api), &expires, &cancel, err) < 0)
         return -1;
     return jc_reply_json(
         req, 200,
@@ -187,7 +189,8 @@ static int post_complete(jc_req *req, jc_err *err) {
         return jc_err_field(err, JC_E_INVALID, "result.reason", "result.reason must be a string");
     const char *id = jc_req_param(req, "id");
     jc_exe_status status;
-    if (jc_store_complete(api->store, id, tok, result, jc_time_now_ms(), &status, err) < 0)
+    if (jc_store_complete(api->store, id, jc_req_orchestrator(req), tok, result, jc_time_now_ms(),
+                          &status, err) < 0)
         return -1;
     jc_log(JC_LOG_INFO, "completed", "exe", id, "status", jc_exe_status_name(status), NULL);
     jc_api_notify_log(api, id); /* followers of its log end now */
@@ -210,7 +213,8 @@ static int put_logs(jc_req *req, jc_err *err) {
     const char *data = jc_req_body(req, &len);
     const char *id = jc_req_param(req, "id");
     jc_log_append out;
-    if (jc_store_log_append(api->store, id, tok, offset, data, len, &out, err) < 0) {
+    if (jc_store_log_append(api->store, id, jc_req_orchestrator(req), tok, offset, data, len, &out,
+                            err) < 0) {
         if (err->code == JC_E_RANGE)
             jc_req_error_extra(req, "length", json_integer(out.length));
         return -1;

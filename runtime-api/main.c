@@ -18,6 +18,14 @@
 
 extern char **environ;
 
+/* The runtime listener's routes come from runtime.c. This weak default keeps the program
+ * buildable without it; the server library is linked whole, so a strong definition there
+ * always wins. */
+__attribute__((weak)) void jc_runtime_routes(jc_router *r, jc_api *api) {
+    (void)r;
+    (void)api;
+}
+
 int jc_api_load_profiles(jc_api *api, jc_err *err);
 void jc_api_free_profiles(jc_api *api);
 

@@ -31,6 +31,7 @@
 #define MAX_SEGMENTS 16
 #define MAX_HEADERS 8
 #define MAX_QUERY 8
+#define AUDIT_PER_SECOND 20
 #define DEFAULT_MAX_BODY (256 * 1024)
 
 typedef struct route {
@@ -89,7 +90,7 @@ struct jc_req {
     char *qnames[MAX_QUERY], *qvalues[MAX_QUERY];
     size_t nquery;
     char *body;
-    size_t len, cap, max_body;
+    size_t len, cap, max_body, discarded;
     bool too_large, handled, early_error;
     json_t *json;
     jc_principal principal;
@@ -517,6 +518,21 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
+    /* Every failure is counted; at most AUDIT_PER_SECOND of them are written to the store,
+     * so a flood of bad credentials cannot turn into a flood of writes. */
+    static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
+    static int64_t audit_second;
+    static unsigned audit_count;
+    int64_t second = jc_time_mono_ms() / 1000;
+    pthread_mutex_lock(&audit_lock);
+    if (second != audit_second) {
+        audit_second = second;
+        audit_count = 0;
+    }
+    bool write = audit_count++ < AUDIT_PER_SECOND;
+    pthread_mutex_unlock(&audit_lock);
+    if (!write)
+        return;
     json_t *f =
         json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
     jc_err ignored;
@@ -969,19 +985,26 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
-        if (req->early_error || req->too_large)
-            return MHD_YES; /* discard */
+        if (req->early_error || req->too_large) {
+            /* Discard, counting: libmicrohttpd cannot answer in the middle of a body, so the
+             * 413 goes out once it ends; a sender that keeps going past twice the limit is
+             * cut off without an answer. */
+            req->discarded += n;
+            return req->discarded > req->max_body + (1u << 20) ? MHD_NO : MHD_YES;
+        }
         size_t need;
         if (__builtin_add_overflow(req->len, n, &need) || need > req->max_body) {
-            /* Enforced while reading: stop storing, answer 413 now. */
+            /* Enforced while reading: nothing past the limit is ever stored. */
             req->too_large = true;
+            req->discarded = need;
             free(req->body);
             req->body = NULL;
             req->len = req->cap = 0;
-            jc_err e;
-            jc_err_set(&e, JC_E_TOO_LARGE, "the body is larger than %zu bytes", req->max_body);
-            error_reply(req, 413, &e);
-            return queue(req);
+            req->early_error = true;
+            req->early_status = 413;
+            jc_err_set(&req->early, JC_E_TOO_LARGE, "the body is larger than %zu bytes",
+                       req->max_body);
+            return MHD_YES;
         }
         if (need + 1 > req->cap) {
             size_t cap = req->cap ? req->cap : 4096;
@@ -1034,7 +1057,7 @@ static size_t no_unescape(void *cls, struct MHD_Connection *c, char *s) {
     return strlen(s);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
+JC_PRINTF(2, 0) static void mhd_log(void *cls, const char *fmt, va_list ap) {
     (void)cls;
     char buf[512];
     vsnprintf(buf, sizeof(buf), fmt, ap);

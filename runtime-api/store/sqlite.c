@@ -889,6 +889,10 @@ int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int6
     }
     if (tx_commit(c, err) < 0)
         goto fail;
+    if (count == 0) {
+        free(v);
+        v = NULL;
+    }
     *out = v;
     *n = count;
     return 0;
@@ -899,11 +903,12 @@ fail:
 }
 
 /* Load an execution inside a transaction and check the fence. */
-static int fence(jc_store *st, conn *c, const char *exe_id, const char *lease_token,
-                 jc_execution *e, jc_err *err) {
+static int fence(jc_store *st, conn *c, const char *exe_id, const char *orc,
+                 const char *lease_token, jc_execution *e, jc_err *err) {
     if (exe_load(st, c, exe_id, e, err) < 0)
         return -1;
-    bool live = e->status == JC_EXE_CLAIMED || e->status == JC_EXE_RUNNING;
+    bool live = (e->status == JC_EXE_CLAIMED || e->status == JC_EXE_RUNNING) &&
+                (!orc || strcmp(orc, e->orchestrator_id) == 0);
     bool match =
         lease_token && e->lease_token[0] &&
         jc_auth_equal(lease_token, strlen(lease_token), e->lease_token, strlen(e->lease_token));
@@ -914,15 +919,15 @@ static int fence(jc_store *st, conn *c, const char *exe_id, const char *lease_to
     return 0;
 }
 
-int jc_store_start(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                   int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
+int jc_store_start(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                   int64_t now, int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
     static const char sql[] = "UPDATE executions SET status = 2, started_at ="
                               " coalesce(started_at, ?1), lease_expires_at = ?2 WHERE id = ?3";
     conn *c = conn_get(st, err);
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     jc_execution_clear(&e);
     sqlite3_stmt *s = prep(c, sql, err);
@@ -936,14 +941,15 @@ fail:
     return -1;
 }
 
-int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                       int64_t lease_ms, int64_t *lease_expires_at, bool *cancel, jc_err *err) {
+int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                       int64_t now, int64_t lease_ms, int64_t *lease_expires_at, bool *cancel,
+                       jc_err *err) {
     static const char sql[] = "UPDATE executions SET lease_expires_at = ? WHERE id = ?";
     conn *c = conn_get(st, err);
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     *cancel = e.cancel_requested;
     jc_execution_clear(&e);
@@ -1021,7 +1027,7 @@ static jc_exe_status status_of_result(const json_t *result, bool cancel_requeste
     return JC_EXE_FAILED;
 }
 
-int jc_store_complete(jc_store *st, const char *exe_id, const char *lease_token,
+int jc_store_complete(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
                       const json_t *result, int64_t now, jc_exe_status *status, jc_err *err) {
     static const char sql_done[] = "SELECT status, completed_token FROM executions WHERE id = ?";
     static const char sql[] = "UPDATE executions SET status = ?, finished_at = ?, result = ?,"
@@ -1047,7 +1053,7 @@ int jc_store_complete(jc_store *st, const char *exe_id, const char *lease_token,
     }
     sqlite3_reset(s);
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     jc_exe_status final = status_of_result(result, e.cancel_requested);
     s = prep(c, sql, err);
@@ -1161,8 +1167,9 @@ int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const 
 
 /* ---- logs ----------------------------------------------------------------------------- */
 
-int jc_store_log_append(jc_store *st, const char *exe_id, const char *lease_token, int64_t offset,
-                        const void *data, size_t len, jc_log_append *out, jc_err *err) {
+int jc_store_log_append(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                        int64_t offset, const void *data, size_t len, jc_log_append *out,
+                        jc_err *err) {
     static const char sql_cap[] = "SELECT j.log_cap FROM jobs j JOIN executions e ON"
                                   " e.job_id = j.id WHERE e.id = ?";
     static const char sql_chunk[] = "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, ?, ?)";
@@ -1175,7 +1182,7 @@ int jc_store_log_append(jc_store *st, const char *exe_id, const char *lease_toke
     if (!c || tx_begin(c, err) < 0)
         return -1;
     jc_execution e;
-    if (fence(st, c, exe_id, lease_token, &e, err) < 0)
+    if (fence(st, c, exe_id, orc, lease_token, &e, err) < 0)
         goto fail;
     int64_t L = e.log_bytes;
     bool truncated = e.log_truncated;

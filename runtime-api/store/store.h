@@ -199,21 +199,23 @@ void jc_claims_free(jc_claim *v, size_t n);
 int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int64_t now,
                    int64_t lease_ms, jc_claim **out, size_t *n, int64_t *next_due, jc_err *err);
 
-/* Fencing: every call below names the execution and the lease token the orchestrator
- * holds. A token that is not the execution's current one, or an execution that is no
- * longer claimed/running, is JC_E_LEASE_LOST and changes nothing. */
+/* Fencing: every call below names the execution, the orchestrator calling (NULL: not
+ * checked) and the lease token it holds. A token that is not the execution's current one,
+ * a claim held by another orchestrator, or an execution that is no longer claimed/running,
+ * is JC_E_LEASE_LOST and changes nothing. */
 
 /* claimed → running, lease renewed. A repeat on a running execution is accepted. */
-int jc_store_start(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                   int64_t lease_ms, int64_t *lease_expires_at, jc_err *err);
+int jc_store_start(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                   int64_t now, int64_t lease_ms, int64_t *lease_expires_at, jc_err *err);
 /* Renew the lease; *cancel is true when a cancel was requested. */
-int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *lease_token, int64_t now,
-                       int64_t lease_ms, int64_t *lease_expires_at, bool *cancel, jc_err *err);
+int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                       int64_t now, int64_t lease_ms, int64_t *lease_expires_at, bool *cancel,
+                       jc_err *err);
 /* Record the result and the final status (succeeded when reason "exited" and exit_code 0,
  * canceled when the result's reason is "canceled" or a cancel was requested, else
  * failed), then apply the retry policy. A repeat with the lease token that completed it
  * returns the stored status, unchanged. */
-int jc_store_complete(jc_store *st, const char *exe_id, const char *lease_token,
+int jc_store_complete(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
                       const json_t *result, int64_t now, jc_exe_status *status, jc_err *err);
 
 typedef struct jc_reap_stats {
@@ -242,8 +244,9 @@ typedef struct jc_log_append {
 /* Append a chunk at `offset` (PROTOCOL.md "Log chunks"), fenced by the lease token. The
  * cap is the job's resources.output_mb. offset > L (and not truncated) is JC_E_RANGE with
  * out->length = L. */
-int jc_store_log_append(jc_store *st, const char *exe_id, const char *lease_token, int64_t offset,
-                        const void *data, size_t len, jc_log_append *out, jc_err *err);
+int jc_store_log_append(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                        int64_t offset, const void *data, size_t len, jc_log_append *out,
+                        jc_err *err);
 
 typedef struct jc_log_read {
     char *data; /* owned, may be NULL when len is 0 */

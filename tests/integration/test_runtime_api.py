@@ -245,6 +245,18 @@ def test_rejections(s, alice, bob, claim, tok):
     return bclaim, btok
 
 
+def test_cached_token_expires(s, claim):
+    """A token that has passed verification once is remembered; it must still die at exp."""
+    base = "/executions/" + claim["execution_id"]
+    # timeout 1 s: exp = iat + 1 + grace (jc-mint-token's 10) + 60; minted 69 s ago, it has
+    # 2 s to live
+    short = s.mint(claim, now_offset=-69, timeout=1)
+    eq(runtime(s, "GET", base + "/input", short)[0], 200, "a token about to expire still works")
+    eq(runtime(s, "GET", base + "/input", short)[0], 200, "and works again (now remembered)")
+    time.sleep(3.1)
+    expect_401(s, "a remembered token is refused once it expires", "GET", base + "/input", short)
+
+
 def test_isolation(s, claim, tok, bclaim, btok):
     a = "/executions/%s/variables/" % claim["execution_id"]
     b = "/executions/%s/variables/" % bclaim["execution_id"]
@@ -404,6 +416,7 @@ def main():
         refreshed = test_refresh(s, claim, tok)
         bclaim, btok = test_rejections(s, alice, bob, claim, tok)
         test_isolation(s, claim, tok, bclaim, btok)
+        test_cached_token_expires(s, claim)
         test_concurrent_puts(s, claim, tok)
         test_invalid_tokens_per_connection(s, claim)
         test_after_completion(s, claim, tok, refreshed)

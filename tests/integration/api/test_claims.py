@@ -1,0 +1,68 @@
+"""8 concurrent claimers over 2,000 executions: each execution is claimed exactly once."""
+import random
+import sqlite3
+import threading
+
+from jcapi import Server, check, finish
+
+N, CLAIMERS = 2000, 8
+s = Server()
+tok = s.token("loader")
+submitted = set()
+lock = threading.Lock()
+
+
+def submitter(k):
+    for i in range(N // 4):
+        r = s.submit(tok, {"name": "c%d-%d" % (k, i)})
+        assert r.status == 201, r
+        with lock:
+            submitted.add(r.json["executions"][0]["id"])
+
+
+ts = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
+[t.start() for t in ts]
+[t.join() for t in ts]
+check(len(submitted) == N, "%d executions submitted" % N)
+
+claims = {i: [] for i in range(CLAIMERS)}
+errors = []
+
+
+def claimer(i):
+    rnd = random.Random(i)
+    empty = 0
+    for _ in range(5000):
+        r = s.claim(slots=rnd.randint(1, 8), orc="host-%d" % i)
+        if r.status != 200:
+            errors.append(r)
+            return
+        got = r.json["claims"]
+        claims[i].extend((c["execution_id"], c["lease_token"]) for c in got)
+        if not got:
+            empty += 1
+            if empty >= 2:
+                return
+        else:
+            empty = 0
+
+
+ts = [threading.Thread(target=claimer, args=(i,)) for i in range(CLAIMERS)]
+[t.start() for t in ts]
+[t.join(240) for t in ts]
+check(not errors, "every claim answered 200 (%r)" % errors[:1])
+all_ids = [e for i in claims for e, _ in claims[i]]
+print("claims per claimer:", [len(claims[i]) for i in range(CLAIMERS)])
+check(len(all_ids) == N, "2000 claims handed out (got %d)" % len(all_ids))
+check(len(set(all_ids)) == len(all_ids), "no execution handed out twice")
+check(set(all_ids) == submitted, "every submitted execution was claimed")
+check(sum(1 for i in claims if claims[i]) >= 2, "claims were spread over several claimers")
+
+db = sqlite3.connect(s.config["store_path"])
+rows = dict((r[0], (r[1], r[2], r[3])) for r in
+            db.execute("SELECT id, status, orchestrator_id, lease_token FROM executions"))
+db.close()
+ok = all(rows[e] == (1, "host-%d" % i, lt) for i in claims for e, lt in claims[i])
+check(ok, "the store records each claim with the claimer and lease token it was given")
+check(s.claim(slots=64).json["claims"] == [], "nothing left to claim")
+finish()
