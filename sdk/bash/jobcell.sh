@@ -44,7 +44,7 @@ _jobcell_token() {
 }
 
 _jobcell_err() {
-    printf 'jobcell: %s\n' "$*" >&2
+    printf '%s%s\n' "${_JOBCELL_ERR_PREFIX:-jobcell: }" "$*" >&2
 }
 
 # Percent-encode a string for one path segment (bytes outside A-Z a-z 0-9 - . _ ~).
@@ -297,3 +297,9 @@ jobcell_refresh_token() {
     }
     printf '%s\n' "$data"
 }
+
+# The Cronium names (cronium_input, cronium_set_variable, …) live beside this file.
+if [[ -r "$(dirname "${BASH_SOURCE[0]}")/cronium.sh" ]] && ! declare -F cronium_input >/dev/null 2>&1; then
+    # shellcheck source=cronium.sh
+    source "$(dirname "${BASH_SOURCE[0]}")/cronium.sh"
+fi

@@ -29,7 +29,7 @@ MINT_BIN = os.path.join(BUILD, "tests", "jc-mint-token")
 CLI_BIN = os.path.join(BUILD, "cli", "jobcell")
 SDK = os.path.join(SOURCE, "sdk")
 
-FAILURES = []
+FAILURES = []  # appended from several threads: list.append is atomic
 
 
 def check(cond, what):

@@ -102,10 +102,11 @@ class Fake(http.server.BaseHTTPRequestHandler):
         n = int(self.headers.get("Content-Length") or 0)
         if n:
             self.rfile.read(n)
-        exe = self.path.split("/")[2] if self.path.startswith("/executions/") else "tool"
+        full = self.path.split("/")[2] if self.path.startswith("/executions/") else "tool"
         with Fake.lock:
-            Fake.counts[exe] = Fake.counts.get(exe, 0) + 1
-            count = Fake.counts[exe]
+            Fake.counts[full] = Fake.counts.get(full, 0) + 1
+            count = Fake.counts[full]
+        exe = full.rsplit("-", 1)[0]  # "exe_flaky-python" → "exe_flaky": one count per language
         if exe == "exe_flaky" and count <= 2:
             status, body = 503, {"error": "Service Unavailable", "message": "try later",
                                  "code": "unavailable"}
@@ -154,30 +155,42 @@ def run_snippet(lang, api, exe):
     return p.returncode, p.stdout + p.stderr, time.time() - t0
 
 
+def retry_checks(lang, api, closed):
+    """The retry rules for one language (each language has its own execution ids)."""
+    def run(mode):
+        exe = "%s-%s" % (mode, lang)
+        rc, out, took = run_snippet(lang, api if mode != "exe_x" else closed, exe)
+        return rc, out, took, Fake.counts.get(exe)
+    rc, out, _, n = run("exe_flaky")
+    eq((rc, n), (0, 3), "%s: 503 twice is retried, then succeeds" % lang)
+    rc, out, _, n = run("exe_bad")
+    eq((rc, n), (1, 1), "%s: a 400 is never retried" % lang)
+    check("the fake says no" in out, "%s: the 400's message is reported (%s)" % (lang, out.strip()))
+    rc, out, _, n = run("exe_501")
+    eq((rc, n), (1, 1), "%s: a 501 is never retried" % lang)
+    rc, out, _, n = run("exe_down")
+    eq((rc, n), (1, 5), "%s: a lasting 500 gives up after 4 retries" % lang)
+    check("always down" in out, "%s: the 500's message is reported" % lang)
+    rc, out, took, _ = run("exe_x")
+    check(rc == 1 and "cannot reach" in out and took < 20,
+          "%s: connection refused is retried a bounded time, then reported (%.1f s)" % (lang, took))
+
+
 def test_retries():
     port = free_port()
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), Fake)
     th = threading.Thread(target=srv.serve_forever, daemon=True)
     th.start()
     api = "http://127.0.0.1:%d" % port
+    closed = "http://127.0.0.1:%d" % free_port()
     try:
-        for lang in ("python", "node", "bash"):
-            Fake.counts.clear()
-            rc, out, _ = run_snippet(lang, api, "exe_flaky")
-            eq((rc, Fake.counts.get("exe_flaky")), (0, 3), "%s: 503 twice is retried, then succeeds" % lang)
-            rc, out, _ = run_snippet(lang, api, "exe_bad")
-            eq((rc, Fake.counts.get("exe_bad")), (1, 1), "%s: a 400 is never retried" % lang)
-            check("the fake says no" in out, "%s: the 400's message is reported (%s)" % (lang, out.strip()))
-            rc, out, _ = run_snippet(lang, api, "exe_501")
-            eq((rc, Fake.counts.get("exe_501")), (1, 1), "%s: a 501 is never retried" % lang)
-            rc, out, took = run_snippet(lang, api, "exe_down")
-            eq((rc, Fake.counts.get("exe_down")), (1, 5), "%s: a lasting 500 gives up after 4 retries" % lang)
-            check("always down" in out, "%s: the 500's message is reported" % lang)
-        closed = "http://127.0.0.1:%d" % free_port()
-        for lang in ("python", "node", "bash"):
-            rc, out, took = run_snippet(lang, closed, "exe_x")
-            check(rc == 1 and "cannot reach" in out and took < 20,
-                  "%s: connection refused is retried a bounded time, then reported (%.1f s)" % (lang, took))
+        # the languages run side by side: most of the time is the helpers' back-off pauses
+        workers = [threading.Thread(target=retry_checks, args=(lang, api, closed))
+                   for lang in ("python", "node", "bash")]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join(timeout=120)
     finally:
         srv.shutdown()
         srv.server_close()
