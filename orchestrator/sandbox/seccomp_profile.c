@@ -58,8 +58,10 @@ static void pathf(char *buf, size_t len, const char *fmt, ...) {
 
 /* ---- diagnostics ------------------------------------------------------------------- */
 
-static void diag_vadd(jc_seccomp_diags *d, jc_seccomp_severity sev, const char *where,
-                      const char *fmt, va_list ap) {
+__attribute__((format(printf, 4, 0))) static void diag_vadd(jc_seccomp_diags *d,
+                                                            jc_seccomp_severity sev,
+                                                            const char *where, const char *fmt,
+                                                            va_list ap) {
     if (!d)
         return;
     if (d->n == d->cap) {

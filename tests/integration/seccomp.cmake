@@ -11,7 +11,10 @@ if(TARGET jobcell-cli AND TARGET jobcell_sandbox)
            $<TARGET_FILE:jobcell-cli> ${PROJECT_SOURCE_DIR})
   set_tests_properties(profile_cli PROPERTIES LABELS "integration;seccomp" TIMEOUT 120)
 endif()
-if(TARGET jobcell-cli AND TARGET jobcell_sandbox)
+# Not under sanitizers: an instrumented jobcell-init makes system calls of its own between
+# loading the learn filter and execve (sigaltstack, …); they would wait for a listener that
+# is not handed over yet. The parent side's code is the same in both builds.
+if(TARGET jobcell-cli AND TARGET jobcell_sandbox AND NOT SANITIZE)
   add_test(NAME profile_learn COMMAND ${CMAKE_CURRENT_LIST_DIR}/profile_learn.sh
            $<TARGET_FILE:jobcell-cli> ${PROJECT_SOURCE_DIR})
   set_tests_properties(profile_learn PROPERTIES LABELS "integration;seccomp" TIMEOUT 300
