@@ -7,6 +7,7 @@
  *
  * usage: security_runner --jobcell PATH --probes DIR --helper PATH [--init PATH]
  *                        [--only N,N,...] [--run-option ARG]... [--verbose]
+ *                        [--runtime-proxy HOST:PORT --runtime-dir DIR --runtime-canary F]
  *
  * --run-option adds ARG to every `jobcell run` (e.g. --run-option --profile --run-option
  * none shows what the seccomp profile alone contains: those probes must then escape). */
@@ -56,6 +57,9 @@ typedef struct probe_def {
     judge how;
     const char *opts[12]; /* extra `jobcell run` options */
 } probe_def;
+
+/* Items 45 and 46 talk to the runtime API (--runtime-proxy, --runtime-dir). */
+#define NEEDS_RUNTIME(p) ((p)->n >= 45)
 
 static const probe_def probes[] = {
     {1, "read-shadow", "p01_read_shadow", JUDGE_LINE, {0}},
@@ -119,12 +123,8 @@ static const probe_def probes[] = {
     {42, "personality", "p42_personality", JUDGE_LINE, {"--profile", "strict"}},
     {43, "clone-namespaces", "p43_clone_namespaces", JUDGE_LINE, {0}},
     {44, "hostname", "p44_hostname", JUDGE_LINE, {0}},
-};
-
-/* Items of the list this suite does not probe yet, and why. */
-static const char *const not_probed[] = {
-    "45 runtime-api-symlink: needs the runtime API server reachable from a sandbox",
-    "46 runtime-api-spoof: needs the runtime API server reachable from a sandbox",
+    {45, "runtime-api-symlink", "p45_runtime_symlink", JUDGE_LINE, {0}},
+    {46, "runtime-api-spoof", "p46_runtime_spoof", JUDGE_LINE, {0}},
 };
 
 /* ---- run state ---- */
@@ -140,6 +140,9 @@ static bool verbose;
 static const char *extra_opts[16]; /* --run-option: appended to every `jobcell run` */
 static int n_extra;
 static char cg_parent[64]; /* the suite's own cgroup parent, see create_cgroup_parent */
+/* Items 45, 46: the runtime API that the driver (runtime_probes.py) started, the
+ * directory bound at /runtime (token, exe, other, canary_path) and the secret file. */
+static const char *runtime_proxy, *runtime_dir, *runtime_canary;
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -200,6 +203,14 @@ static int run_jobcell(const probe_def *p, run_out *r) {
         argv[a++] = p->opts[i];
     for (int i = 0; i < n_extra; i++)
         argv[a++] = extra_opts[i];
+    char runtime_bind[4200];
+    if (NEEDS_RUNTIME(p)) {
+        snprintf(runtime_bind, sizeof(runtime_bind), "%s:/runtime:ro", runtime_dir);
+        argv[a++] = "--runtime-proxy";
+        argv[a++] = runtime_proxy;
+        argv[a++] = "--bind";
+        argv[a++] = runtime_bind;
+    }
     argv[a++] = "--";
     argv[a++] = cmd;
     argv[a] = NULL;
@@ -805,6 +816,12 @@ int main(int argc, char **argv) {
             init_bin = argv[++i];
         else if (strcmp(argv[i], "--only") == 0)
             only = argv[++i];
+        else if (strcmp(argv[i], "--runtime-proxy") == 0)
+            runtime_proxy = argv[++i];
+        else if (strcmp(argv[i], "--runtime-dir") == 0)
+            runtime_dir = argv[++i];
+        else if (strcmp(argv[i], "--runtime-canary") == 0)
+            runtime_canary = argv[++i];
         else if (strcmp(argv[i], "--run-option") == 0 && n_extra < 16)
             extra_opts[n_extra++] = argv[++i];
         else
@@ -873,11 +890,23 @@ int main(int argc, char **argv) {
     checksum(jobcell_bin, sum_jobcell);
     checksum(init_bin, sum_init);
 
-    int contained = 0, total = 0;
+    int contained = 0, total = 0, not_probed = 0;
     for (size_t i = 0; i < sizeof(probes) / sizeof(probes[0]); i++) {
         const probe_def *p = &probes[i];
         if (!selected(only, p->n))
             continue;
+        if (NEEDS_RUNTIME(p) && (!runtime_proxy || !runtime_dir || !runtime_canary)) {
+            printf("NOT PROBED %d %s: needs the runtime API (run the suite through "
+                   "runtime_probes.py, which starts jobcell-api)\n",
+                   p->n, p->name);
+            not_probed++;
+            continue;
+        }
+        struct stat canary_before = {0};
+        if (p->n == 45 && stat(runtime_canary, &canary_before) < 0) {
+            fprintf(stderr, "security_runner: %s: %s\n", runtime_canary, strerror(errno));
+            return 1;
+        }
         total++;
         run_out r;
         char detail[8192] = "";
@@ -896,6 +925,16 @@ int main(int argc, char **argv) {
                 v = ESCAPED;
                 snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                          "; the host listener got a connection");
+            }
+            if (p->n == 45) {
+                /* the secret's atime was set far in the past: any read moves it */
+                struct stat after;
+                bool unread = stat(runtime_canary, &after) == 0 &&
+                              after.st_atim.tv_sec == canary_before.st_atim.tv_sec;
+                if (!unread)
+                    v = ESCAPED;
+                snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
+                         "; the host secret file was %s", unread ? "not read (atime)" : "READ");
             }
             if (p->n == 30) {
                 checksum(jobcell_bin, sum_after);
@@ -924,10 +963,6 @@ int main(int argc, char **argv) {
                detail);
         contained += v == CONTAINED;
     }
-    if (!only) {
-        for (size_t i = 0; i < sizeof(not_probed) / sizeof(not_probed[0]); i++)
-            printf("NOT PROBED %s\n", not_probed[i]);
-    }
     if (sentinel > 0) {
         kill(sentinel, SIGKILL); /* our own child */
         waitpid(sentinel, NULL, 0);
@@ -941,6 +976,9 @@ int main(int argc, char **argv) {
         printf("HOST cgroup parent FAIL %s\n", cg_detail);
         clean = false;
     }
-    printf("%d of %d probes contained\n", contained, total);
+    printf("%d of %d probes contained", contained, total);
+    if (not_probed)
+        printf(" (%d not probed: no runtime API)", not_probed);
+    printf("\n");
     return contained == total && clean ? 0 : 1;
 }
