@@ -1,6 +1,8 @@
 """kill -9 of the orchestrator mid-run: the execution becomes `lost` once its lease runs
-out and is retried by its policy; the restarted orchestrator reconciles (the old sandbox
-and its cgroups are gone) and runs the retry; no execution ends twice."""
+out and is retried by its policy; the restarted orchestrator reconciles (the old sandbox's
+processes and cgroups are gone) and runs the retry; no execution ends twice. (jobcell-init
+has a parent-death signal, so the sandbox's processes may already be gone when the daemon
+dies; its cgroups stay until the restart reconciles them.)"""
 import os
 import signal
 import time
@@ -43,7 +45,7 @@ def main():
         c.orc.send_signal(signal.SIGKILL)
         c.orc.wait(10)
         time.sleep(0.5)
-        check(all(os.path.exists(f"/proc/{p}") for p in orphans), "the sandbox died with the daemon: nothing to reconcile")
+        check(any(os.path.isdir(p) for p in cg), "the sandbox's cgroups vanished with the daemon")
         # the lease runs out (4 s) and the reaper marks it lost, then queues attempt 2
         end = time.time() + 30
         while time.time() < end:

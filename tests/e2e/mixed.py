@@ -91,7 +91,10 @@ def main():
             elif kind == "sh":
                 check(log == b"from sh\n", f"{where}: log {log!r}")
             elif kind == "timeout":
-                check(log == b"start\n", f"{where}: log {log!r}")
+                # on a loaded machine the second may run out before bash prints: the log
+                # must still be exactly what the job wrote
+                check(log in (b"", b"start\n") and len(log) == r.get("stdout_bytes"),
+                      f"{where}: log {log!r}, stdout_bytes {r.get('stdout_bytes')}")
             elif kind == "output":
                 check(exe.get("output") == {"i": i, "sq": i * i}, f"{where}: output {exe.get('output')}")
             elif kind == "cap":
