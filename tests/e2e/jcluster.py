@@ -137,8 +137,10 @@ class Cluster:
 
     def start_orc(self):
         env = dict(os.environ, **(self.orc_env or {}))
+        err = open(os.path.join(self.dir, "orchestrator.stderr"), "ab")
         self.orc = subprocess.Popen(self.orc_cmd(), stdin=subprocess.DEVNULL, env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                    stdout=subprocess.DEVNULL, stderr=err)
+        err.close()
         self.wait_http(f"http://127.0.0.1:{self.admin_port}/health", self.orc)
 
     def wait_http(self, url, proc, timeout=15):
@@ -172,12 +174,20 @@ class Cluster:
             return None
 
     def __exit__(self, *exc):
-        self.stop_proc(self.orc)
+        running = self.orc is not None and self.orc.poll() is None
+        rc = self.stop_proc(self.orc)
         self.stop_proc(self.api)
+        if exc[0] is None and running and rc != 0:
+            # a drain that fails, or a sanitizer report at exit
+            exc = (SystemExit, None, None)
+            print(f"FAIL: the orchestrator exited with {rc} on SIGTERM; see {self.dir}/orchestrator.stderr",
+                  file=sys.stderr)
         if exc[0] is None and not os.environ.get("JC_E2E_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             print(f"logs kept in {self.dir}", file=sys.stderr)
+        if exc[0] is SystemExit and exc[1] is None:
+            raise SystemExit(1)
         return False
 
     # ---- admin API -------------------------------------------------------------------

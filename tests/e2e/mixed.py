@@ -42,7 +42,7 @@ def spec(kind, i):
     elif kind == "signal":
         s = {"runtime": "bash", "script": "kill -KILL $$\n"}
     elif kind == "timeout":
-        s = {"runtime": "bash", "script": "echo start; sleep 30\n", "timeout_s": 1}
+        s = {"runtime": "bash", "script": "echo start; sleep 30\n", "timeout_s": 3}
     elif kind == "cap":
         s = {"runtime": "python", "resources": {"output_mb": 1},
              "script": "import sys\nsys.stdout.buffer.write(b'x' * (1536 * 1024))\n"}
