@@ -564,6 +564,7 @@ int jc_orc_run(jc_orc_config *cfg) {
                    err.msg, NULL);
     jc_spool_entries_free(old, n_old);
     old = NULL;
+    n_old = 0;
     orc->claiming_enabled = orc->n_delivering == 0;
 
     char slots[16], port[16];

@@ -238,6 +238,8 @@ void jc_spool_entry_clear(jc_spool_entry *e) {
 }
 
 void jc_spool_entries_free(jc_spool_entry *v, size_t n) {
+    if (!v)
+        return;
     for (size_t i = 0; i < n; i++)
         jc_spool_entry_clear(&v[i]);
     free(v);
