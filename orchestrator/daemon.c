@@ -184,6 +184,17 @@ static void on_claims(const jc_http_resp *r, void *data) {
                    json_string_value(json_object_get(c, "execution_id")), NULL);
             continue;
         }
+        /* the same execution again (its earlier claim was requeued while we held it): the
+         * old claim is fenced off and dies on its next call; two sandboxes of one
+         * execution must never run, so this claim waits for its lease to run out */
+        const char *id = json_string_value(json_object_get(c, "execution_id"));
+        bool dup = false;
+        for (jc_exe *e = orc->exes; e && id && !dup; e = jc_exe_next(e))
+            dup = strcmp(jc_exe_id(e), id) == 0;
+        if (dup) {
+            jc_log(JC_LOG_WARN, "claim for an execution still held here ignored", "exe", id, NULL);
+            continue;
+        }
         jc_err err = {0};
         if (jc_exe_from_claim(orc, c, (unsigned)slot, &err) < 0)
             jc_log(JC_LOG_ERROR, "claim not taken", "error", err.msg, NULL);
