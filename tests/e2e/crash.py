@@ -75,7 +75,36 @@ def main():
             time.sleep(0.1)
         check(not alive, f"processes of the first sandbox survived: {alive}")
         check(not any(os.path.isdir(p) for p in cg), "cgroup directories of the first sandbox survived")
-    print("ok: crash, lost, retry, reconcile")
+
+        # A host cut off longer than its lease (here: the daemon stopped with SIGSTOP):
+        # the server gives the execution to a new attempt; when the daemon wakes, its next
+        # call gets 409 lease_lost and it kills the sandbox without reporting a result.
+        j2 = c.submit({"runtime": "bash", "script": SCRIPT, "timeout_s": 300,
+                       "retry": {"max_attempts": 2, "backoff_s": 1, "backoff_max_s": 2}})
+        c.wait_status(j2["id"], {"running"}, 30)
+        stale = c.latest(c.job(j2["id"]))["id"]
+        stale_cg = c.leftover_cgroups({stale})
+        c.orc.send_signal(signal.SIGSTOP)
+        try:
+            end = time.time() + 30
+            while time.time() < end and c.call("GET", f"/v1/executions/{stale}")["status"] != "lost":
+                time.sleep(0.2)
+        finally:
+            c.orc.send_signal(signal.SIGCONT)
+        lost = c.call("GET", f"/v1/executions/{stale}")
+        check(lost["status"] == "lost", f"stopped daemon's execution is {lost['status']}")
+        done = c.wait_jobs([j2["id"]], timeout=60)[j2["id"]]
+        exes = sorted(done["executions"], key=lambda e: e["attempt"])
+        check([e["status"] for e in exes] == ["lost", "succeeded"], f"statuses {[e['status'] for e in exes]}")
+        end = time.time() + 15
+        while time.time() < end and (c.leftover_cgroups({stale}) or "lease_lost_total 0" in c.metrics()):
+            time.sleep(0.2)
+        check(not c.leftover_cgroups({stale}) and stale_cg, "the fenced-off sandbox was not killed")
+        check("jobcell_orchestrator_lease_lost_total 1" in c.metrics(), "lease loss not counted")
+        again = c.call("GET", f"/v1/executions/{stale}")
+        check(again["status"] == "lost" and again.get("result") == lost.get("result"),
+              "the fenced-off execution was completed after all")
+    print("ok: crash, lost, retry, reconcile; lease lost while stopped, sandbox killed")
 
 
 if __name__ == "__main__":
