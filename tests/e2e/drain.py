@@ -1,6 +1,6 @@
 """Drain on SIGTERM: running jobs finish, no new claims, clean exit; past the drain
-timeout running jobs are canceled. Also: the sd_notify messages (READY, STOPPING) and a
-SIGHUP reload that keeps the daemon running."""
+timeout running jobs are canceled. Also: the sd_notify messages (READY, STOPPING), a
+SIGHUP reload that keeps the daemon running, and the strict spool mode (spool_after_ms 0)."""
 import os
 import socket
 import time
@@ -18,6 +18,7 @@ def main():
     notify.bind(notify_path)
     notify.settimeout(5)
     c.orc_env = {"NOTIFY_SOCKET": notify_path}
+    c.orc_args = ["--spool-after-ms", "0"]  # the strict spool mode: every result on disk first
     with c:
         check(notify.recv(4096).startswith(b"READY=1"), "no READY=1 from the orchestrator")
         c.orc.send_signal(1)  # SIGHUP: reopen logs, reload profiles and keys, keep running

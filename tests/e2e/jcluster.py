@@ -70,6 +70,7 @@ class Cluster:
         self._write_keys()
         self.token = None
         self.orc_env = None  # extra environment for the orchestrator
+        self.orc_args = []   # extra flags for the orchestrator
 
     # ---- set-up ----------------------------------------------------------------------
     def _secret_file(self, name, text):
@@ -120,7 +121,7 @@ class Cluster:
                "--log-level", os.environ.get("JC_E2E_LOG_LEVEL", "info")]
         if self.kill_grace_s is not None:
             cmd += ["--kill-grace-s", str(self.kill_grace_s)]
-        cmd += os.environ.get("JC_E2E_ORC_ARGS", "").split()
+        cmd += self.orc_args + os.environ.get("JC_E2E_ORC_ARGS", "").split()
         return cmd
 
     def start_api(self):
