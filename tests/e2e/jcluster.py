@@ -68,6 +68,7 @@ class Cluster:
         self.orc = None
         self.orc_id = f"{name}-{secrets.token_hex(3)}"
         self._write_keys()
+        self._make_cgroup_parent(name)
         self.token = None
         self.orc_env = None  # extra environment for the orchestrator
         self.orc_args = []   # extra flags for the orchestrator
@@ -84,6 +85,28 @@ class Cluster:
         self.internal_key = self._secret_file("internal.key", secrets.token_urlsafe(48) + "\n")
         k = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")
         self.keyring = self._secret_file("jwt-keys.json", json.dumps({"active": "k1", "keys": {"k1": k}}))
+
+    def _make_cgroup_parent(self, name):
+        """A cgroup parent of our own in every hierarchy: an orchestrator reconciles (kills)
+        every jobcell/* group under its parent at start, which by default is the cgroup it
+        was started in, shared with whatever else the test suite runs meanwhile."""
+        self.cgroup_parent = f"/jc-e2e-{name}-{os.getpid()}"
+        if os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            roots = ["/sys/fs/cgroup"]
+        else:
+            roots = [f"/sys/fs/cgroup/{c}" for c in ("memory", "pids", "cpu", "cpuacct", "freezer")
+                     if os.path.isdir(f"/sys/fs/cgroup/{c}")]
+        self.cgroup_dirs = [r + self.cgroup_parent for r in roots]
+        for d in self.cgroup_dirs:
+            os.makedirs(d, exist_ok=True)
+
+    def _remove_cgroup_parent(self):
+        for d in self.cgroup_dirs:
+            for sub in (os.path.join(d, "jobcell"), d):
+                try:
+                    os.rmdir(sub)
+                except OSError:
+                    pass
 
     def bin(self, *parts):
         return os.path.join(self.build, *parts)
@@ -115,6 +138,7 @@ class Cluster:
                "--sdk-dir", os.path.join(self.source, "sdk"),
                "--init-path", self.bin("orchestrator", "sandbox", "init", "jobcell-init"),
                "--admin-listen", f"127.0.0.1:{self.admin_port}",
+               "--cgroup-parent", self.cgroup_parent,
                "--drain-timeout-s", str(self.drain_timeout_s),
                "--backoff-max-ms", "2000",
                "--log-file", os.path.join(self.dir, "orchestrator.log"),
@@ -178,6 +202,7 @@ class Cluster:
         running = self.orc is not None and self.orc.poll() is None
         rc = self.stop_proc(self.orc)
         self.stop_proc(self.api)
+        self._remove_cgroup_parent()
         if exc[0] is None and running and rc != 0:
             # a drain that fails, or a sanitizer report at exit
             exc = (SystemExit, None, None)
