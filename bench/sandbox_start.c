@@ -191,9 +191,10 @@ int main(int argc, char **argv) {
                 break;
             default: v = time_spawn(bwrap_net_argv); break;
             }
-            if (v < 0)
+            if (v < 0) {
                 failed++;
-            else if (keep)
+                fprintf(stderr, "run %zu of %s failed\n", i, s[which].name);
+            } else if (keep)
                 s[which].v[s[which].n++] = v;
         }
     }
@@ -225,9 +226,11 @@ int main(int argc, char **argv) {
                                              "seccomp + execve",
                                              "total to running",
                                              "finish (reap, figures, rmdir)"};
-    printf("engine steps, median over %zu in-process runs (µs):\n", nsteps);
-    for (int k = 0; k < STEPS && nsteps; k++)
-        printf("  %-30s %6lld\n", names[k], (long long)percentile(steps[k], nsteps, 0.5));
+    printf("engine steps over %zu in-process runs (µs):      median      p95\n", nsteps);
+    for (int k = 0; k < STEPS && nsteps; k++) {
+        int64_t med = percentile(steps[k], nsteps, 0.5), p95 = percentile(steps[k], nsteps, 0.95);
+        printf("  %-40s %8lld %8lld\n", names[k], (long long)med, (long long)p95);
+    }
     if (failed)
         printf("failed runs: %d\n", failed);
     jc_sandbox_engine_free(engine);

@@ -54,6 +54,9 @@ static int connect_target(const struct addrinfo *ai) {
         int fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
         if (fd < 0)
             continue;
+        /* connect is blocking but bounded: the loop also enforces the job's timeout */
+        struct timeval tv = {.tv_sec = 2};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
         if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
             int fl = fcntl(fd, F_GETFL);
             fcntl(fd, F_SETFL, fl | O_NONBLOCK);

@@ -8,8 +8,11 @@
  * answer SECCOMP_USER_NOTIF_FLAG_CONTINUE, so the call proceeds. The kernel's audit log is
  * not used: a sandbox cannot rely on it.
  *
- * A dangerous call (the check list) is answered EPERM instead: learning must never let a
- * job do what the finished profile would refuse to write without --allow-dangerous. */
+ * A dangerous call (the check list) is answered EPERM instead, and left out of the learned
+ * profile: learning must never let a job do what the profile will not allow without
+ * --allow-dangerous. Many programs only probe such calls (Node's libuv tries io_uring and
+ * falls back), so the profile is still written, and the refused calls are named. clone3 is
+ * answered ENOSYS, as the shipped profiles do: libc then falls back to clone. */
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -46,7 +49,8 @@ typedef struct learned {
     char comm[17]; /* the first process that made the call */
     int pid;
     unsigned long count;
-    const char *danger;          /* non-NULL: refused during learning */
+    const char *danger;          /* non-NULL: dangerous (refused unless --allow-dangerous) */
+    bool enosys;                 /* clone3 answered ENOSYS: learned as such */
     uint64_t values[MAX_VALUES]; /* arg0 values seen (socket, personality) */
     size_t nvalues;
     bool values_overflow;
@@ -76,14 +80,14 @@ static void learn_usage(FILE *out) {
             "                     write, exit_group, and clone3 answered ENOSYS)\n"
             "  --out FILE         write the profile to FILE (default: standard output)\n"
             "  --allow-dangerous  let calls of the dangerous list (see `jobcell profile check`)\n"
-            "                     proceed and add them; without it they fail with EPERM and\n"
-            "                     no profile is written\n"
+            "                     proceed and add them; without it they fail with EPERM, are\n"
+            "                     named, and stay out of the profile (clone3 gets ENOSYS)\n"
             "\n"
             "RUN OPTIONS are those of `jobcell run` (limits, --rootfs, --bind, --env, …), except\n"
             "--profile (use --base) and --runtime-proxy. Needs root.\n"
             "\n"
-            "Exit status: the command's, or 1 when a dangerous call was refused or the profile\n"
-            "could not be written, 2 for bad options.\n");
+            "Exit status: the command's; 1 when the profile could not be written; 2 for bad\n"
+            "options.\n");
 }
 
 /* ---- notifications ----------------------------------------------------------------- */
@@ -150,10 +154,15 @@ static void handle_notification(learn_ctx *ctx, int fd) {
             l->danger = danger;
     }
     resp->id = req->id;
-    if (danger && !ctx->allow_dangerous) {
+    if (danger && !ctx->allow_dangerous && strcmp(n, "clone3") == 0) {
+        resp->error = -ENOSYS; /* libc falls back to clone, whose flags can be checked */
+        if (l) {
+            l->enosys = true;
+            l->danger = NULL;
+        }
+    } else if (danger && !ctx->allow_dangerous)
         resp->error = -EPERM; /* learning never lets a dangerous call through unasked */
-        resp->flags = 0;
-    } else
+    else
         resp->flags = SECCOMP_USER_NOTIF_FLAG_CONTINUE;
     (void)ioctl(fd, SECCOMP_IOCTL_NOTIF_SEND, resp); /* ENOENT: the caller is gone */
 }
@@ -218,6 +227,15 @@ static void drop_from_base(json_t *syscalls, const char *name) {
 
 static int add_learned_rule(json_t *syscalls, const learned *l) {
     char comment[256];
+    if (l->enosys) {
+        snprintf(comment, sizeof(comment),
+                 "learned: first tried by %s (pid %d) and answered ENOSYS: its flags cannot be "
+                 "checked; libc falls back to clone",
+                 l->comm, l->pid);
+        return json_array_append_new(syscalls, json_pack("{s:[s], s:s, s:i, s:s}", "names", l->name,
+                                                         "action", "SCMP_ACT_ERRNO", "errnoRet",
+                                                         ENOSYS, "comment", comment));
+    }
     if (l->danger)
         snprintf(comment, sizeof(comment), "learned: first used by %s (pid %d); DANGEROUS: %s",
                  l->comm, l->pid, l->danger);
@@ -286,6 +304,8 @@ static json_t *learned_profile(json_t *base, const learn_ctx *ctx, const char *b
     else
         json_decref(always);
     for (size_t i = 0; i < ctx->n; i++) {
+        if (ctx->items[i].danger && !ctx->allow_dangerous)
+            continue; /* refused while learning: stays as the base decides */
         drop_from_base(syscalls, ctx->items[i].name);
         if (add_learned_rule(syscalls, &ctx->items[i]) < 0) {
             json_decref(out);
@@ -472,20 +492,18 @@ int jc_profile_learn(const char *dir, int argc, char **argv) {
     }
     qsort(ctx.items, ctx.n, sizeof(ctx.items[0]), by_name);
 
-    size_t refused = 0;
+    size_t refused = 0, added = 0;
     for (size_t i = 0; i < ctx.n; i++)
         if (ctx.items[i].danger && !allow_dangerous) {
             if (refused++ == 0)
                 fprintf(stderr, "jobcell profile learn: dangerous system calls were refused "
-                                "(EPERM) and no profile was written:\n");
+                                "(EPERM) and are not in the profile:\n");
             fprintf(stderr, "  %s (first by %s, pid %d): %s\n", ctx.items[i].name,
                     ctx.items[i].comm, ctx.items[i].pid, ctx.items[i].danger);
-        }
-    if (refused) {
-        fprintf(stderr, "Rerun with --allow-dangerous to allow them anyway.\n");
-        status = 1;
-        goto out_profiles;
-    }
+        } else
+            added++;
+    if (refused)
+        fprintf(stderr, "If the command needs them, rerun with --allow-dangerous to add them.\n");
 
     out = learned_profile(base_json, &ctx, base_arg ? base_arg : "the smallest base", opt.argv,
                           &base_resolved);
@@ -516,7 +534,7 @@ int jc_profile_learn(const char *dir, int argc, char **argv) {
     fprintf(stderr,
             "jobcell profile learn: %zu system call%s added to the base (%lu "
             "notifications)%s%s\n",
-            ctx.n, ctx.n == 1 ? "" : "s", ctx.notifications, out_path ? "; wrote " : "",
+            added, added == 1 ? "" : "s", ctx.notifications, out_path ? "; wrote " : "",
             out_path ? out_path : "");
     status = jc_result_exit_status(&result);
 out_profiles:

@@ -199,11 +199,14 @@ typedef enum jc_sandbox_state {
  * spec; return without waiting for the job to start. On failure (invalid spec, cgroup or
  * clone failure) returns -1 with err filled; err->field then holds the step name
  * ("cgroup", "clone", "maps", "spec") when the failure is a setup step. *out is owned by
- * the caller (jc_sandbox_free). */
+ * the caller (jc_sandbox_free). The spec, files included, is written before it returns
+ * (jc-init reads it as it comes; a send stalled for 10 s fails the start). */
 int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_sandbox **out,
                      jc_err *err);
 
-/* fds for the caller's event loop; all non-blocking and owned by the handle. */
+/* fds for the caller's event loop; all non-blocking and owned by the handle. The handle
+ * closes a pipe when it reaches EOF (drain, finish) and the setup fd when setup is over
+ * (setup_poll): re-read these after each call rather than keeping the numbers. */
 int jc_sandbox_pidfd(const jc_sandbox *sb);     /* readable when jc-init has exited */
 int jc_sandbox_setup_fd(const jc_sandbox *sb);  /* while STARTING; -1 afterwards */
 int jc_sandbox_stdout_fd(const jc_sandbox *sb); /* -1 once at EOF */

@@ -85,6 +85,8 @@ static const char *const clone_why = "clone with CLONE_NEW* flags creates namesp
 static const char *const netlink_why = "AF_NETLINK sockets talk to kernel subsystems (routing, "
                                        "audit, …): a wide attack surface";
 static const char *const packet_why = "AF_PACKET sockets see and forge raw network traffic";
+static const char *const vsock_why = "AF_VSOCK sockets reach the hypervisor's host, around every "
+                                     "network namespace";
 
 const char *jc_seccomp_dangerous(const char *syscall, const uint64_t *args, size_t nargs) {
     for (size_t i = 0; i < JC_ARRAY_LEN(dangerous); i++)
@@ -98,6 +100,8 @@ const char *jc_seccomp_dangerous(const char *syscall, const uint64_t *args, size
         return netlink_why;
     if (strcmp(syscall, "socket") == 0 && args[0] == AF_PACKET)
         return packet_why;
+    if (strcmp(syscall, "socket") == 0 && args[0] == AF_VSOCK)
+        return vsock_why;
     return NULL;
 }
 
@@ -346,7 +350,9 @@ static void check_dangerous(const jc_seccomp_resolved *r, jc_seccomp_diags *diag
     static const struct {
         uint64_t family;
         const char *name, *why;
-    } fams[] = {{AF_NETLINK, "AF_NETLINK", NULL}, {AF_PACKET, "AF_PACKET", NULL}};
+    } fams[] = {{AF_NETLINK, "AF_NETLINK", NULL},
+                {AF_PACKET, "AF_PACKET", NULL},
+                {AF_VSOCK, "AF_VSOCK", NULL}};
     for (size_t i = 0; i < JC_ARRAY_LEN(fams); i++) {
         uint64_t args[6] = {fams[i].family, SOCK_RAW};
         jc_seccomp_verdict v;

@@ -155,6 +155,10 @@ int jc_sandbox_setup_poll(jc_sandbox *sb, jc_err *err) {
         sb->failure = f;
     } else if (n > 0) {
         setup_failed(sb, "wait-parent", EPROTO, "a malformed report on the error pipe");
+    } else if (!sb->child_started && sb->killed) {
+        /* we ended it during setup (timeout, cancel): the result says why, not setup_error */
+        sb->state = JC_SANDBOX_EXITED;
+        return 0;
     } else if (!sb->child_started) {
         /* EOF without the job child's report: jc-init died during setup */
         setup_failed(sb, sb->timings.mounts_us >= 0 ? "fork" : "wait-parent", 0,
@@ -352,7 +356,7 @@ int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, j
         /* jc-init is gone, so is every holder of the error pipe: it reads at once */
         if (jc_sandbox_setup_poll(sb, err) < 0)
             return -1;
-        if (sb->state == JC_SANDBOX_STARTING)
+        if (sb->state == JC_SANDBOX_STARTING && !sb->killed)
             setup_failed(sb, "wait-parent", 0, "the sandbox's init process ended during setup");
     }
     sb->state = JC_SANDBOX_EXITED;

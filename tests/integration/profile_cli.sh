@@ -61,10 +61,13 @@ expect "explain: bad argument" 2 "is not a number" -- "$J" profile explain defau
 
 expect "diff identical" 0 "no differences" -- "$J" profile diff default "$SRC/profiles/default.json"
 expect "diff default strict" 1 "decided by argument conditions" -- "$J" profile diff default strict
-expect "diff shows both sides" 1 "B: allow when \(arg0 == 1 or arg0 == 2 or arg0 == 10\)" -- "$J" profile diff default strict
+expect "diff shows both sides" 1 "A: allow when \(arg0 == 0 or arg0 == 8 or arg0 == 0x20000" -- "$J" profile diff default strict
+expect "diff direction" 1 "allowed by A only:.*" -- "$J" profile diff default strict
+expect "diff: A-only entry" 1 "msgget +A: allow +B: errno 1 \(EPERM\) \(default\)" -- "$J" profile diff default strict
 expect "diff direction" 1 "allowed by B only:" -- "$J" profile diff default "$T/danger.json"
 
 expect "ls" 0 "strict +Like default" -- "$J" profile ls
+expect "explain: vsock" 0 "verdict: errno 1 \(EPERM\)" -- "$J" profile explain default socket AF_VSOCK
 expect "ls broken" 1 "broken +BROKEN: .*colour: unknown field" -- "$J" profile --profile-dir "$T" ls
 expect "usage" 2 "usage: jobcell profile" -- "$J" profile
 expect "unknown subcommand" 2 "unknown command 'frob'" -- "$J" profile frob

@@ -81,13 +81,16 @@ if grep -q 'first used by sort' "$T/pipe.json" || grep -q 'first used by head' "
 # clone keeps its namespace check: learned from fork/threads, never with CLONE_NEW*
 if "$J" profile explain "$T/pipe.json" clone CLONE_NEWUSER | grep -q 'verdict: errno 1'; then ok; else bad "pipeline: clone with CLONE_NEWUSER allowed"; fi
 
-# 3. a dangerous call: refused without the flag, nothing written
+# 3. a dangerous call: refused (EPERM) while learning, named, and left out of the profile
 UNSHARE='import ctypes, os
 r = ctypes.CDLL(None, use_errno=True).syscall(272, 0x10000000)
 print("unshare", r, os.strerror(ctypes.get_errno()))'
 "$J" profile learn --cgroup-parent "$CGP" --out "$T/danger.json" -- /usr/bin/python3 -c "$UNSHARE" >/dev/null 2>"$T/d.err"
 st=$?
-if [ $st -eq 1 ] && [ ! -e "$T/danger.json" ] && grep -q 'unshare (first by python3' "$T/d.err" && grep -q 'unshare -1 Operation not permitted' "$T/d.err"; then ok; else bad "dangerous: status $st"; cat "$T/d.err"; fi
+if [ $st -eq 0 ] && grep -q 'unshare (first by python3' "$T/d.err" && grep -q 'unshare -1 Operation not permitted' "$T/d.err"; then ok; else bad "dangerous: status $st"; cat "$T/d.err"; fi
+if [ -e "$T/danger.json" ] && ! grep -q '"unshare"' "$T/danger.json"; then ok; else bad "dangerous: unshare in the learned profile"; fi
+if "$J" profile explain "$T/danger.json" unshare | grep -q 'verdict: errno 1 (EPERM)' && ! "$J" profile check "$T/danger.json" | grep -q 'dangerous:'; then ok; else bad "dangerous: learned profile allows a dangerous call"; fi
+rm -f "$T/danger.json"
 "$J" profile learn --cgroup-parent "$CGP" --allow-dangerous --out "$T/danger.json" -- /usr/bin/python3 -c "$UNSHARE" >/dev/null 2>"$T/d.err"
 st=$?
 if [ $st -eq 0 ] && grep -q 'DANGEROUS' "$T/danger.json" && "$J" profile check "$T/danger.json" | grep -q 'dangerous: unshare is allowed'; then ok; else bad "allow-dangerous: status $st"; cat "$T/d.err"; fi

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -72,11 +73,33 @@ static jc_seccomp_filter make_filter(int notify_nr) {
     return (jc_seccomp_filter){.len = n, .insns = insns};
 }
 
+/* A cgroup parent of our own: a daemon starting meanwhile reconciles every jobcell/ID
+ * group under its own parent, which is also ours by default. */
+static char parent[64];
+static uint32_t api_slot;
+static const char *const hierarchies[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+
+static void parent_dirs(bool create) {
+    char path[256];
+    for (size_t i = 0; i < sizeof(hierarchies) / sizeof(hierarchies[0]); i++) {
+        if (create) {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", hierarchies[i], parent);
+            mkdir(path, 0755);
+        } else {
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s/jobcell", hierarchies[i], parent);
+            rmdir(path);
+            snprintf(path, sizeof(path), "/sys/fs/cgroup/%s%s", hierarchies[i], parent);
+            rmdir(path);
+        }
+    }
+}
+
 static void base_spec(jc_sandbox_spec *s, const char *const *argv) {
     jc_sandbox_spec_init(s);
+    s->cgroup_parent = parent;
     s->exe_id = "exe_apitest234567abcdef";
     s->argv = argv;
-    s->slot = 3; /* a range of our own: other sandboxes may run meanwhile */
+    s->slot = api_slot; /* a range of our own: other sandboxes may run meanwhile */
     s->limits.timeout_s = 30;
 }
 
@@ -156,6 +179,27 @@ static void test_cancel(jc_sandbox_engine *e) {
     jc_sandbox_free(sb);
 }
 
+/* Canceled before the job even started: "canceled", not a setup_error. */
+static void test_cancel_during_setup(jc_sandbox_engine *e) {
+    static const char *const argv[] = {"/bin/sleep", "100", NULL};
+    jc_sandbox_spec s;
+    base_spec(&s, argv);
+    jc_sandbox *sb = NULL;
+    jc_err err = {0};
+    CHECK(jc_sandbox_start(e, &s, &sb, &err) == 0, "%s", err.msg);
+    if (!sb)
+        return;
+    CHECK(jc_sandbox_cancel(sb, &err) == 0, "%s", err.msg);
+    struct pollfd p = {.fd = jc_sandbox_pidfd(sb), .events = POLLIN};
+    CHECK(poll(&p, 1, 5000) == 1, "jc-init gone");
+    jc_result r;
+    CHECK(jc_sandbox_finish(sb, NULL, NULL, &r, &err) == 0, "%s", err.msg);
+    CHECK(r.reason == JC_REASON_CANCELED, "reason %s (%s)", jc_reason_name(r.reason),
+          r.setup_error.message);
+    CHECK(r.signal == SIGKILL, "signal %d", r.signal);
+    jc_sandbox_free(sb);
+}
+
 /* Learn mode: the listener fd reaches us before the job runs; we see its uname(2). */
 static void test_listener(jc_sandbox_engine *e) {
     static const char *const argv[] = {"/bin/uname", "-n", NULL};
@@ -217,12 +261,12 @@ static void test_parent_side_failure(jc_sandbox_engine *e) {
     CHECK(!strcmp(r.setup_error.step, "cgroup"), "step %s", r.setup_error.step);
     CHECK(jc_result_exit_status(&r) == 125, "exit status");
     /* an invalid spec is an error, not a result */
-    s.cgroup_parent = NULL;
+    s.cgroup_parent = parent;
     s.limits.memory_mb = 1;
     CHECK(jc_sandbox_run(e, &s, NULL, &r, NULL, &err) == -1 && err.code == JC_E_INVALID,
           "invalid spec");
     s.limits.memory_mb = 0;
-    s.slot = 99;
+    s.slot = api_slot + 1;
     CHECK(jc_sandbox_run(e, &s, NULL, &r, NULL, &err) == -1 && !strcmp(err.field, "slot"),
           "slot beyond the engine's");
 }
@@ -234,7 +278,10 @@ int main(void) {
     }
     signal(SIGPIPE, SIG_IGN);
     jc_err err = {0};
-    jc_sandbox_engine_config cfg = {.slots = 4};
+    snprintf(parent, sizeof(parent), "/jc-apitest-%d", (int)getpid());
+    parent_dirs(true);
+    api_slot = 2000 + (uint32_t)getpid() % 900;
+    jc_sandbox_engine_config cfg = {.slots = api_slot + 1};
     jc_sandbox_engine *e = jc_sandbox_engine_new(&cfg, &err);
     if (!e) {
         fprintf(stderr, "engine: %s\n", err.msg);
@@ -243,9 +290,11 @@ int main(void) {
     test_filter_loaded(e);
     test_files(e);
     test_cancel(e);
+    test_cancel_during_setup(e);
     test_listener(e);
     test_parent_side_failure(e);
     jc_sandbox_engine_free(e);
+    parent_dirs(false);
     printf("sandbox api: %d checks, %d failed\n", checks, failures);
     return failures ? 1 : 0;
 }

@@ -11,7 +11,7 @@ fi
 T=$(mktemp -d /tmp/jc-sandbox-leaks.XXXXXX)
 # Our own cgroup parent and uid slot: other sandboxes may run on this host meanwhile.
 PARENT=/jc-leaktest-$$
-SLOT=62
+SLOT=$((1000 + $$ % 900))
 JOB_UID=$((1879048192 + SLOT * 65536 + 1000))
 HIERARCHIES=()
 for c in memory pids cpu cpuacct freezer unified; do
@@ -67,7 +67,30 @@ for h in "${HIERARCHIES[@]}"; do
     left=$((left + n))
   fi
 done
-procs=$(ps -eo uid= | awk -v lo=$((JOB_UID - 1000)) '$1 >= lo && $1 < lo + 65536' | wc -l)
+# A `jobcell run` killed with SIGKILL: its sandbox dies with it (parent-death signal), its
+# cgroups stay until --cleanup removes them.
+"$JOBCELL" run --slot $SLOT --cgroup-parent $PARENT --profile "$T/profile.json" -- /bin/sleep 60 \
+  >/dev/null 2>&1 &
+victim=$!
+for _ in $(seq 50); do
+  [ -n "$(find "${HIERARCHIES[0]}$PARENT/jobcell" -mindepth 1 -maxdepth 1 -type d -name 'exe_*' 2>/dev/null)" ] &&
+    pgrep -u $JOB_UID -x sleep >/dev/null && break
+  sleep 0.1
+done
+kill -9 $victim
+wait $victim 2>/dev/null
+for _ in $(seq 50); do pgrep -u $JOB_UID -x sleep >/dev/null || break; sleep 0.1; done
+orphans=$(ps -eo uid=,stat= | awk -v u=$JOB_UID '$1 == u && $2 !~ /^Z/' | wc -l)
+stale=$(find "${HIERARCHIES[0]}$PARENT/jobcell" -mindepth 1 -maxdepth 1 -type d -name 'exe_*' | wc -l)
+"$JOBCELL" run --cleanup --cgroup-parent $PARENT
+cleanup_rc=$?
+echo "killed jobcell run: sandbox processes left $orphans, cgroups left before --cleanup $stale, --cleanup exit $cleanup_rc"
+if [ "$orphans" -ne 0 ] || [ "$stale" -ne 1 ] || [ "$cleanup_rc" -ne 0 ]; then
+  fail=$((fail + 1))
+fi
+
+# live processes only: the killed run's jc-init is a zombie until the host's init reaps it
+procs=$(ps -eo uid=,stat= | awk -v lo=$((JOB_UID - 1000)) '$1 >= lo && $1 < lo + 65536 && $2 !~ /^Z/' | wc -l)
 mounts=$(grep -c ' /run/jobcell' /proc/self/mountinfo)
 echo "sandbox leaks: $ok/$RUNS runs as expected; cgroups left: $left; processes left: $procs; mounts left: $mounts"
 [ "$fail" -eq 0 ] && [ "$left" -eq 0 ] && [ "$procs" -eq 0 ] && [ "$mounts" -eq 0 ]

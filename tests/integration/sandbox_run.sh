@@ -15,11 +15,23 @@ command -v jq >/dev/null || { echo "jq is required"; exit 1; }
 T=$(mktemp -d /tmp/jc-sandbox-test.XXXXXX)
 chmod 755 "$T" # the sandbox's root is a host uid of its own: --rootfs below must be reachable
 # A uid slot of our own: other sandboxes may run on this host meanwhile.
-SLOT=61
+SLOT=$((100 + $$ % 900)) # other copies of this suite may run at the same time
 JOB_UID=$((1879048192 + SLOT * 65536 + 1000))
+# And a cgroup parent of our own: a daemon starting meanwhile reconciles (kills and
+# removes) every jobcell/* group under its own parent, which is also ours by default.
+PARENT=/jc-runtest-$$
+HIERARCHIES=()
+for c in memory pids cpu cpuacct freezer; do
+  [ -d "/sys/fs/cgroup/$c" ] && HIERARCHIES+=("/sys/fs/cgroup/$c")
+done
+[ -f /sys/fs/cgroup/cgroup.controllers ] && HIERARCHIES=(/sys/fs/cgroup)
+for h in "${HIERARCHIES[@]}"; do mkdir -p "$h$PARENT"; done
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+  for h in "${HIERARCHIES[@]}"; do
+    rmdir "$h$PARENT"/jobcell/exe_* "$h$PARENT/jobcell" "$h$PARENT" 2>/dev/null
+  done
   rm -rf "$T"
 }
 trap cleanup EXIT
@@ -36,7 +48,7 @@ FAIL=0
 OUT= ERR= RC= RES=
 # run_job ARGS... : run jobcell with --json; OUT/ERR/RC/RES (the result record) are set.
 run_job() {
-  "$JOBCELL" run --slot $SLOT --json --profile "$T/profile.json" "$@" >"$T/out" 2>"$T/err" </dev/null
+  "$JOBCELL" run --slot $SLOT --cgroup-parent $PARENT --json --profile "$T/profile.json" "$@" >"$T/out" 2>"$T/err" </dev/null
   RC=$?
   OUT=$(tr -d '\0' <"$T/out")
   ERR=$(cat "$T/err")
@@ -140,8 +152,9 @@ while True:
   check "memory hog: signal" 9 "$(field .signal)"
   check_match "memory hog: peak near the limit" '^(6[0-9]|7[0-9])[0-9]{6}$' "$(field .memory_peak_bytes)"
 
-  run_job --pids 16 --timeout 20 -- /bin/bash -c 'while :; do sleep 100 & done'
+  run_job --pids 16 --timeout 3 --kill-grace 1 -- /bin/bash -c 'while :; do sleep 100 & done'
   check "fork bomb: reason" pids "$(field .reason)"
+  check "fork bomb: ended by the timeout's SIGTERM" 15 "$(field .signal)"
 
   local t0 t1
   run_job --timeout 1 --kill-grace 2 -- /bin/bash -c 'trap "echo got-TERM" TERM; while :; do sleep 0.1; done'
@@ -263,10 +276,24 @@ for i in range(3):
   SERVER_PID=
 }
 
+case_binds() {
+  mkdir -p "$T/rw" "$T/ro"
+  chmod 777 "$T/rw"
+  echo host-file >"$T/ro/f"
+  run_job --bind "$T/rw:/data" --bind "$T/ro:/input:ro" -- /bin/sh -c 'echo from-job > /data/out; cat /input/f; echo x > /input/g 2>&1'
+  check "rw bind: the host sees the job's file" from-job "$(cat "$T/rw/out" 2>/dev/null)"
+  check "ro bind: readable" host-file "$(head -n 1 <<<"$OUT")"
+  check_match "ro bind: not writable" 'cannot create /input/g: Read-only file system' "$ERR"
+  check "ro bind: nothing written" "" "$(ls "$T/ro" | grep -v '^f$')"
+  run_job --bind "$T/ro:/node_modules/jobcell/x" -- /bin/true
+  check "bind through a symlink refused: step" mounts "$(field .setup_error.step)"
+  check "bind through a symlink refused: errno" 40 "$(field .setup_error.errno)"
+}
+
 # The shipped default profile must let ordinary scripts run (JOBCELL_PROFILE_DIR points at
 # the source tree's profiles/ in ctest), and the SDK must resolve as a module.
 case_default_profile() {
-  "$JOBCELL" run --slot $SLOT --json --sdk-dir "$SOURCE_DIR/sdk" -- /bin/bash -c '
+  "$JOBCELL" run --slot $SLOT --cgroup-parent $PARENT --json --sdk-dir "$SOURCE_DIR/sdk" -- /bin/bash -c '
     grep "^Seccomp:" /proc/self/status
     python3 -c "import json, urllib.request, subprocess; print(subprocess.run([\"echo\", \"py\"], capture_output=True, text=True).stdout.strip())"
     node -e "console.log(\"node\")"
@@ -285,7 +312,7 @@ case_default_profile() {
 
 SOURCE_DIR=${JC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 CASES=("$@")
-[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket default_profile)
+[ ${#CASES[@]} -eq 0 ] && CASES=(identity filesystem limits output setup_errors exit_status runtime_socket binds default_profile)
 for CASE in "${CASES[@]}"; do
   "case_$CASE"
 done

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <jansson.h>
 #include <linux/capability.h>
 #include <netinet/in.h>
@@ -27,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <time.h>
@@ -135,6 +137,8 @@ static char tag[16];        /* random, names the processes probes leave behind: 
 static char host_pidns[64]; /* "pid:[N]" of the host, for probe 3's safety check */
 static int listen_port;
 static int listen_fd = -1;
+static int unix_listen_fd = -1; /* item 25: an abstract unix socket of the host */
+static char host_mark_tmp[128], host_mark_shm[128]; /* item 1: host files by a known name */
 static pid_t sentinel = -1;
 static bool verbose;
 static const char *extra_opts[16]; /* --run-option: appended to every `jobcell run` */
@@ -316,8 +320,23 @@ static int stray_processes(char *detail, size_t dlen) {
                 comm[strcspn(comm, "\n")] = '\0';
             fclose(f);
         }
+        /* a child of ours other than the sentinel: something the runs left to us, the
+         * subreaper (a jobcell-init or jobcell run that outlived its run) */
+        long ppid = -1;
+        snprintf(p, sizeof(p), "/proc/%s/stat", e->d_name);
+        char stat[1024] = "";
+        f = fopen(p, "re");
+        if (f) {
+            if (fgets(stat, sizeof(stat), f)) {
+                char *close_paren = strrchr(stat, ')');
+                if (close_paren)
+                    sscanf(close_paren + 1, " %*c %ld", &ppid);
+            }
+            fclose(f);
+        }
         bool ours = strncmp(exe, probe_dir, strlen(probe_dir)) == 0 ||
-                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0;
+                    strncmp(exe, suid_dir, strlen(suid_dir)) == 0 || strcmp(comm, name) == 0 ||
+                    (ppid == getpid() && atoi(e->d_name) != sentinel);
         if (ours) {
             size_t l = strlen(detail);
             snprintf(detail + l, dlen - l, "%spid %s (%s, %s)", l ? ", " : "", e->d_name, comm,
@@ -551,14 +570,48 @@ static int start_listener(void) {
     return 0;
 }
 
-/* Did anything connect to the host listener? */
-static bool listener_untouched(void) {
-    int c = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
+/* Item 25 too: an abstract unix socket "@jc-hostmark-<tag>". Abstract names belong to the
+ * network namespace, so a job must not reach the host's (X11, systemd, dbus use them). */
+static int start_unix_listener(void) {
+    unix_listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int n = snprintf(a.sun_path + 1, sizeof(a.sun_path) - 1, "jc-hostmark-%s", tag);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    if (unix_listen_fd < 0 || bind(unix_listen_fd, (struct sockaddr *)&a, len) < 0 ||
+        listen(unix_listen_fd, 8) < 0)
+        return -1;
+    return 0;
+}
+
+/* Did anything connect to a host listener? */
+static bool listener_untouched(int fd) {
+    int c = accept4(fd, NULL, NULL, SOCK_CLOEXEC);
     if (c >= 0) {
         close(c);
         return false;
     }
     return errno == EAGAIN || errno == EWOULDBLOCK;
+}
+
+/* Item 1 too: files of the host's /tmp and /dev/shm under a name the probe knows. */
+static int create_host_marks(void) {
+    snprintf(host_mark_tmp, sizeof(host_mark_tmp), "/tmp/jc-hostmark-%s", tag);
+    snprintf(host_mark_shm, sizeof(host_mark_shm), "/dev/shm/jc-hostmark-%s", tag);
+    const char *paths[] = {host_mark_tmp, host_mark_shm};
+    for (int i = 0; i < 2; i++) {
+        int fd = open(paths[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+        if (fd < 0)
+            return -1;
+        close(fd);
+    }
+    return 0;
+}
+
+static void remove_host_marks(void) {
+    if (host_mark_tmp[0])
+        unlink(host_mark_tmp);
+    if (host_mark_shm[0])
+        unlink(host_mark_shm);
 }
 
 /* Item 3: a process of ours outside the sandbox that must survive the kill loop. */
@@ -878,9 +931,11 @@ int main(int argc, char **argv) {
     }
     host_state before;
     snapshot(&before);
-    if (start_listener() < 0 || install_suid_helpers() < 0) {
+    if (start_listener() < 0 || start_unix_listener() < 0 || create_host_marks() < 0 ||
+        install_suid_helpers() < 0) {
         fprintf(stderr, "security_runner: setup failed: %s\n", strerror(errno));
         remove_suid_helpers();
+        remove_host_marks();
         char ignored[256] = "";
         remove_cgroup_parent(ignored, sizeof(ignored));
         return 1;
@@ -921,7 +976,8 @@ int main(int argc, char **argv) {
                 snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                          "; a host process died");
             }
-            if (v == CONTAINED && p->n == 25 && !listener_untouched()) {
+            if (v == CONTAINED && p->n == 25 &&
+                (!listener_untouched(listen_fd) || !listener_untouched(unix_listen_fd))) {
                 v = ESCAPED;
                 snprintf(detail + strlen(detail), sizeof(detail) - strlen(detail),
                          "; the host listener got a connection");
@@ -968,6 +1024,8 @@ int main(int argc, char **argv) {
         waitpid(sentinel, NULL, 0);
     }
     close(listen_fd);
+    close(unix_listen_fd);
+    remove_host_marks();
     remove_suid_helpers();
     bool clean = host_clean(&before);
     host_state_free(&before);

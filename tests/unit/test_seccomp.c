@@ -625,6 +625,7 @@ static void test_check_findings(void **state) {
     assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[1]", "dangerous: ptrace"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[1]", "AF_NETLINK"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[1]", "AF_PACKET"));
+    assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[1]", "AF_VSOCK"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[5]", "clone is allowed with flag"));
     assert_true(has_diag(&d, JC_SCMP_DIAG_WARNING, "syscalls[2].names[0]",
                          "never matches 'getpid': syscalls[1]"));
@@ -825,6 +826,8 @@ static void test_dangerous_list(void **state) {
     assert_null(jc_seccomp_dangerous("clone", NULL, 0));
     assert_non_null(jc_seccomp_dangerous("socket", nl, 1));
     assert_null(jc_seccomp_dangerous("socket", inet, 1));
+    uint64_t vsock[1] = {40};
+    assert_non_null(jc_seccomp_dangerous("socket", vsock, 1));
     assert_null(jc_seccomp_dangerous("read", NULL, 0));
 }
 

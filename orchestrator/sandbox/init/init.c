@@ -345,6 +345,12 @@ int main(void) {
      * the namespace) before the exec, or this process would have lost every capability
      * in it; these calls are then no-ops kept for clarity, setgroups is not. */
     read_spec(&spec);
+    /* Everything below reshapes the mount namespace it runs in: only ever as pid 1 of the
+     * fresh namespaces the engine made, never on a host by mistake. */
+    if (getpid() != 1)
+        init_fail("wait-parent", EPERM,
+                  "jobcell-init runs only as the first process of a "
+                  "sandbox");
     if (setresgid(0, 0, 0) < 0)
         init_fail("wait-parent", errno, "setresgid(0)");
     if (setresuid(0, 0, 0) < 0)

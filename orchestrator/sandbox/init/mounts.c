@@ -237,7 +237,8 @@ static void setup_proc(void) {
 /* A minimal /dev: the harmless character devices bound from the host, a private pts. */
 static void setup_dev(void) {
     make_dir("dev", 0755);
-    do_mount("tmpfs", "dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64");
+    /* nodev here too: the device nodes are binds, mounts of their own with their own flags */
+    do_mount("tmpfs", "dev", "tmpfs", MS_SAFE | MS_NOEXEC, "mode=0755,size=64k,nr_inodes=64");
     static const char *const nodes[] = {"null", "zero", "full", "random", "urandom", "tty"};
     char src[32], dst[32];
     for (size_t i = 0; i < sizeof(nodes) / sizeof(nodes[0]); i++) {
@@ -285,10 +286,18 @@ static void setup_scratch(const init_spec *s) {
     close(dirfd);
 }
 
-/* mkdir -p of the parents of rel (a path relative to the new root). */
+/* mkdir -p of the parents of rel (a path relative to the new root). A component that is a
+ * symlink is refused: the root still resolves absolute links against the host's tree
+ * (/etc/localtime, the links in /node_modules), and a bind must land inside the new root. */
 static void make_parents(char *rel) {
-    for (char *p = strchr(rel, '/'); p; p = strchr(p + 1, '/')) {
-        *p = '\0';
+    for (char *p = strchr(rel, '/');; p = strchr(p + 1, '/')) {
+        if (p)
+            *p = '\0';
+        struct stat st;
+        if (lstat(rel, &st) == 0 && S_ISLNK(st.st_mode))
+            init_fail("mounts", ELOOP, "bind target /%s is a symlink", rel);
+        if (!p)
+            return;
         make_dir(rel, 0755);
         *p = '/';
     }

@@ -1,6 +1,7 @@
 /* 7. Open /proc/1/ns/<name> → EACCES (jobcell-init is not dumpable); setns on any ns fd → EPERM. */
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/syscall.h>
 
 #include "../probe.h"
 
@@ -25,6 +26,16 @@ int main(void) {
         snprintf(what, sizeof(what), "setns(%s)", ns[i]);
         EXPECT_FAIL(what, setns(fd, 0), EPERM);
         close(fd);
+    }
+    /* a pidfd names every namespace of its process at once (setns since 5.8) */
+    errno = 0;
+    long pidfd = syscall(SYS_pidfd_open, 1, 0);
+    if (pidfd >= 0) {
+        EXPECT_FAIL("setns(pidfd of pid 1, mnt|net|pid)",
+                    setns((int)pidfd, CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID), EPERM);
+        close((int)pidfd);
+    } else {
+        probe_expect_fail("pidfd_open(1)", -1, errno, EPERM, 0);
     }
     return probe_end();
 }

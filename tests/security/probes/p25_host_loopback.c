@@ -1,5 +1,9 @@
 /* 25. Connect to a TCP port listening on the host's 127.0.0.1 (the runner opened it and
- * passes its port) → ECONNREFUSED/ENETUNREACH: the job's loopback is its own. */
+ * passes its port) → ECONNREFUSED/ENETUNREACH: the job's loopback is its own. Likewise the
+ * host's abstract unix socket @jc-hostmark-<tag>: abstract names are per network
+ * namespace, so the job's connect finds nothing (ECONNREFUSED). */
+#include <stddef.h>
+#include <sys/un.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -23,6 +27,18 @@ int main(void) {
     char what[64];
     snprintf(what, sizeof(what), "connect 127.0.0.1:%s", port);
     EXPECT_FAIL(what, connect(fd, (struct sockaddr *)&a, sizeof(a)), ECONNREFUSED, ENETUNREACH);
+    close(fd);
+    const char *tag = getenv("JC_PROBE_TAG");
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!tag || fd < 0) {
+        probe_escape("no JC_PROBE_TAG or no unix socket (%s)", errno_name(errno));
+        return probe_end();
+    }
+    struct sockaddr_un u = {.sun_family = AF_UNIX};
+    int n = snprintf(u.sun_path + 1, sizeof(u.sun_path) - 1, "jc-hostmark-%s", tag);
+    socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 + (size_t)n);
+    EXPECT_FAIL("connect the host's abstract socket", connect(fd, (struct sockaddr *)&u, len),
+                ECONNREFUSED);
     close(fd);
     return probe_end();
 }

@@ -27,6 +27,8 @@ int main(void) {
     try_clone("clone(CLONE_NEWUSER|CLONE_NEWNS)", CLONE_NEWUSER | CLONE_NEWNS);
     try_clone("clone(CLONE_NEWPID)", CLONE_NEWPID);
     try_clone("clone(CLONE_NEWCGROUP)", CLONE_NEWCGROUP);
+    try_clone("clone(CLONE_NEWIPC)", CLONE_NEWIPC);
+    try_clone("clone(CLONE_NEWUTS)", CLONE_NEWUTS);
     /* clone3 keeps its flags in memory, where seccomp cannot look: the profile answers
      * ENOSYS for all of it (libc falls back to clone) */
     struct clone_args args;
