@@ -39,6 +39,15 @@ class Resp:
         return "Resp(%d, %r)" % (self.status, self.body[:300])
 
 
+servers = []
+
+
+def dump_logs():
+    for srv in servers:
+        print("---- server log (%s) ----" % srv.dir)
+        print(srv.read_log())
+
+
 class Server:
     def __init__(self, extra=None, key=INTERNAL_KEY, start=True, workdir=None):
         if not BIN:
@@ -77,6 +86,7 @@ class Server:
         with open(self.cfgpath, "w") as f:
             json.dump(self.config, f)
         self.key = key
+        servers.append(self)
         atexit.register(self.cleanup)
         if start:
             self.start()
@@ -230,6 +240,7 @@ def expect(resp, status, what, error=None, field=None):
 
 def finish():
     if failures:
+        dump_logs()
         print("%d check(s) failed" % len(failures))
         sys.exit(1)
     print("all checks passed")

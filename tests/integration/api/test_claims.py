@@ -12,10 +12,19 @@ submitted = set()
 lock = threading.Lock()
 
 
+submit_errors = []
+
+
 def submitter(k):
     for i in range(N // 4):
-        r = s.submit(tok, {"name": "c%d-%d" % (k, i)})
-        assert r.status == 201, r
+        try:
+            r = s.submit(tok, {"name": "c%d-%d" % (k, i)})
+        except OSError as e:
+            submit_errors.append(repr(e))
+            return
+        if r.status != 201:
+            submit_errors.append(r)
+            return
         with lock:
             submitted.add(r.json["executions"][0]["id"])
 
@@ -23,7 +32,8 @@ def submitter(k):
 ts = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
 [t.start() for t in ts]
 [t.join() for t in ts]
-check(len(submitted) == N, "%d executions submitted" % N)
+check(len(submitted) == N and not submit_errors,
+      "%d executions submitted (%r)" % (N, submit_errors[:1]))
 
 claims = {i: [] for i in range(CLAIMERS)}
 errors = []
@@ -33,7 +43,11 @@ def claimer(i):
     rnd = random.Random(i)
     empty = 0
     for _ in range(5000):
-        r = s.claim(slots=rnd.randint(1, 8), orc="host-%d" % i)
+        try:
+            r = s.claim(slots=rnd.randint(1, 8), orc="host-%d" % i)
+        except OSError as e:
+            errors.append(repr(e))
+            return
         if r.status != 200:
             errors.append(r)
             return
