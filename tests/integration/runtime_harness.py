@@ -147,13 +147,18 @@ class Server:
             return f.read().decode(errors="replace")[-4000:]
 
     def stop(self):
+        """Stop the server (SIGTERM) and check it exited cleanly: status 0, which under the
+        sanitizers also means no leak and no undefined behaviour was reported."""
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=5)
+        if self.proc and not check(self.proc.returncode == 0,
+                                   "jobcell-api exited cleanly (status %s)" % self.proc.returncode):
+            print("--- server log ---\n" + self.server_log())
         self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
