@@ -53,6 +53,21 @@ def main():
         e = c.latest(c.job(long))
         check(e["status"] == "canceled", f"long job: {e['status']}")
         check(time.time() - t0 < 15, "drain timeout not applied")
+
+        # a second signal cancels at once, whatever the drain timeout
+        c.drain_timeout_s = 60
+        c.start_orc()
+        long2 = c.submit({"runtime": "bash", "script": "sleep 100\n"})["id"]
+        c.wait_status(long2, {"running"}, 30)
+        t0 = time.time()
+        c.orc.send_signal(15)
+        time.sleep(0.5)
+        check(c.orc.poll() is None, "the orchestrator did not wait for its running job")
+        c.orc.send_signal(15)
+        rc = c.orc.wait(30)
+        check(rc == 0, f"orchestrator exit status {rc} after a second signal")
+        check(c.latest(c.job(long2))["status"] == "canceled", "second signal did not cancel")
+        check(time.time() - t0 < 15, "second signal did not cancel at once")
     print("ok: drain")
 
 
