@@ -750,8 +750,10 @@ static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
     if (!input_text)
         return jc_err_sys(err, ENOMEM, "encode the input");
 
-    /* the execution token */
+    /* the execution token (its lifetime follows the timeout, so check that first) */
     int64_t timeout_s = get_int(job, "timeout_s", 300);
+    if (timeout_s < 1 || timeout_s > 86400)
+        return jc_err_field(err, JC_E_INVALID, "timeout_s", "timeout_s must be 1 to 86400");
     jc_jwt_claims claims;
     if (jc_jwt_claims_init(&claims, e->id, e->job_id, e->owner, orc->id, e->attempt, e->lease_token,
                            jc_time_now_ms() / 1000, timeout_s, orc->cfg->kill_grace_s, err) < 0)
