@@ -115,7 +115,8 @@ static void test_request_and_answer(void **state) {
     assert_int_equal(g.retry_after, 7000);
     assert_string_equal(g.body, "{\"error\":\"unavailable\"}\n");
     assert_int_equal(jc_http_inflight(h), 0);
-    assert_non_null(strstr(request, "PUT /internal/v1/executions/exe_x/logs?offset=5 HTTP/1.1\r\n"));
+    assert_non_null(
+        strstr(request, "PUT /internal/v1/executions/exe_x/logs?offset=5 HTTP/1.1\r\n"));
     assert_non_null(
         strstr(request, "Authorization: Bearer 0123456789abcdef0123456789abcdef-key\r\n"));
     assert_non_null(strstr(request, "X-Orchestrator-ID: host-a\r\n"));
