@@ -4,7 +4,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <openssl/crypto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +51,7 @@ static const jc_cfg_field *find_secret_file(const jc_cfg_schema *s, const char *
 
 void jc_secret_free(jc_secret *sec) {
     if (sec->data) {
-        OPENSSL_cleanse(sec->data, sec->len);
+        explicit_bzero(sec->data, sec->len);
         free(sec->data);
     }
     sec->data = NULL;
@@ -93,7 +92,7 @@ int jc_secret_read_file(const char *path, jc_secret *out, jc_err *err) {
     if (len > 0 && text[len - 1] == '\r')
         len--;
     int r = secret_set(out, text, len, err);
-    OPENSSL_cleanse(text, len);
+    explicit_bzero(text, len);
     free(text);
     return r;
 }

@@ -1,7 +1,6 @@
 #include "jobcell/random.h"
 
 #include <errno.h>
-#include <openssl/crypto.h>
 #include <string.h>
 #include <sys/random.h>
 
@@ -46,7 +45,7 @@ static int random_base32(const char *prefix, size_t nchars, char *out, size_t ou
         out[plen + i] = base32[v];
     }
     out[plen + nchars] = '\0';
-    OPENSSL_cleanse(bytes, sizeof(bytes));
+    explicit_bzero(bytes, sizeof(bytes));
     return 0;
 }
 
@@ -65,7 +64,7 @@ int jc_random_b64url(size_t nbytes, char *out, size_t outlen, jc_err *err) {
     if (jc_random_bytes(bytes, nbytes, err) < 0)
         return -1;
     int r = jc_b64url_encode_to(bytes, nbytes, out, outlen, err);
-    OPENSSL_cleanse(bytes, sizeof(bytes));
+    explicit_bzero(bytes, sizeof(bytes));
     return r;
 }
 

@@ -52,6 +52,10 @@ static inline int steal_fd(int *fd) {
     return v;
 }
 
+/* Secrets are wiped with OPENSSL_cleanse where OpenSSL is in use anyway (jwt, auth) and with
+ * explicit_bzero elsewhere, so that programs doing no cryptography need not load libcrypto
+ * (`jobcell run` competes with bwrap on start-up time). Neither can be optimised away. */
+
 #define JC_WARN_UNUSED __attribute__((warn_unused_result))
 #define JC_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
