@@ -1,11 +1,7 @@
-/* cgroup.c: per-sandbox control groups on cgroup v2, v1 and the hybrid layout.
- *
- * The layout is found per controller: a root that has cgroup.controllers is a pure v2
- * host; otherwise each controller is looked up in the unified hierarchy (<root>/unified,
- * the hybrid layout) and then as a v1 hierarchy named by /proc/self/cgroup. A v1 host may
- * mount cpu and cpuacct together ("cpu,cpuacct") or apart; hierarchies are told apart by
- * their line in /proc/self/cgroup, so a co-mounted pair is one directory, not two. */
-#include "cgroup.h"
+/* cgroup.c: per-sandbox control groups on cgroup v2, v1 and the hybrid layout: creation
+ * with the limits, kill, accounting, removal and reconciliation. Where each controller
+ * lives is cgroup_layout.c's business. */
+#include "cgroup_internal.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -17,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,11 +21,6 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
 
-enum { C_MEMORY, C_PIDS, C_CPU, C_CPUACCT, C_FREEZER, C_COUNT };
-static const char *const ctrl_names[C_COUNT] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
-
-#define MAX_HIER 8
-#define CG_PATH_MAX 4096
 #define CPU_PERIOD_US 100000
 #define MAX_RECONCILE 4096
 /* Bounds of every wait: a stuck kernel or a hostile job never hangs the daemon. */
@@ -37,47 +29,18 @@ static const char *const ctrl_names[C_COUNT] = {"memory", "pids", "cpu", "cpuacc
 #define RMDIR_WAIT_MS 3000
 #define POLL_MS 5
 
-typedef struct hierarchy {
-    char mount[CG_PATH_MAX]; /* the hierarchy's root directory */
-    char base[CG_PATH_MAX];  /* <mount><own or parent>: where jobcell/ lives */
-    char key[256];           /* controller list of its /proc/self/cgroup line ("" = v2) */
-    bool v2;
-    unsigned ctrls; /* bit per C_* */
-} hierarchy;
-
-typedef struct layout {
-    hierarchy h[MAX_HIER];
-    int n;
-    int of[C_COUNT]; /* hierarchy index per controller, -1 when not mounted */
-} layout;
-
 struct jc_cgroup {
     layout lay;
     char dir[MAX_HIER][CG_PATH_MAX]; /* the execution's directory, "" when not made */
+    /* flock(LOCK_EX) on each directory for the handle's life: a reconcile (of this or of
+     * another jobcell process sharing the hierarchy) leaves a locked group alone */
+    int lock_fd[MAX_HIER];
     int v2_fd;
     int64_t peak_sampled; /* largest memory.current seen, for v2 without memory.peak */
     jc_cgroup_opts opts;
 };
 
 /* ---- small helpers ---- */
-
-static int path_join(char *out, const char *a, const char *b, jc_err *err) {
-    int n = snprintf(out, CG_PATH_MAX, "%s/%s", a, b);
-    if (n < 0 || n >= CG_PATH_MAX)
-        return jc_err_set(err, JC_E_INVALID, "cgroups: path too long: %s/%s", a, b);
-    return 0;
-}
-
-static bool file_exists(const char *dir, const char *file) {
-    char p[CG_PATH_MAX];
-    int n = snprintf(p, sizeof(p), "%s/%s", dir, file);
-    return n > 0 && n < (int)sizeof(p) && access(p, F_OK) == 0;
-}
-
-static bool is_dir(const char *path) {
-    struct stat st;
-    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 static void sleep_ms(long ms) {
     struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
@@ -89,7 +52,7 @@ static void sleep_ms(long ms) {
  * O_TRUNC without O_CREAT: a missing file is an error (a fake tree must provide it). */
 static int write_file(const char *dir, const char *file, const char *value, jc_err *err) {
     char p[CG_PATH_MAX];
-    if (path_join(p, dir, file, err) < 0)
+    if (jc_cgroup_join(p, dir, file, err) < 0)
         return -1;
     _cleanup_close_ int fd = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
     if (fd < 0)
@@ -106,22 +69,11 @@ static int write_file(const char *dir, const char *file, const char *value, jc_e
     return 0;
 }
 
-static char *read_cg_file(const char *dir, const char *file, jc_err *err) {
-    char p[CG_PATH_MAX];
-    if (path_join(p, dir, file, err) < 0)
-        return NULL;
-    /* cgroup.procs of a full pids.max of 32768 is ~200 KiB */
-    char *s = jc_read_file(p, 4 << 20, NULL, err);
-    if (!s)
-        jc_err_prefix(err, "cgroups");
-    return s;
-}
-
 /* The value of "key N" in a flat-keyed file (memory.events, pids.events, cpu.stat,
  * memory.oom_control). *found tells whether the key was there. */
 static int read_key(const char *dir, const char *file, const char *key, int64_t *out, bool *found,
                     jc_err *err) {
-    _cleanup_free_ char *s = read_cg_file(dir, file, err);
+    _cleanup_free_ char *s = jc_cgroup_read(dir, file, err);
     if (!s)
         return -1;
     size_t klen = strlen(key);
@@ -149,7 +101,7 @@ static int read_key(const char *dir, const char *file, const char *key, int64_t 
 
 /* A file holding one integer (memory.peak, cpuacct.usage, memory.max_usage_in_bytes). */
 static int read_int(const char *dir, const char *file, int64_t *out, jc_err *err) {
-    _cleanup_free_ char *s = read_cg_file(dir, file, err);
+    _cleanup_free_ char *s = jc_cgroup_read(dir, file, err);
     if (!s)
         return -1;
     char *end;
@@ -165,7 +117,7 @@ static int read_int(const char *dir, const char *file, int64_t *out, jc_err *err
 static int read_procs(const char *dir, pid_t **out, size_t *n, jc_err *err) {
     *out = NULL;
     *n = 0;
-    _cleanup_free_ char *s = read_cg_file(dir, "cgroup.procs", err);
+    _cleanup_free_ char *s = jc_cgroup_read(dir, "cgroup.procs", err);
     if (!s)
         return -1;
     size_t cap = 0;
@@ -198,229 +150,6 @@ static int read_procs(const char *dir, pid_t **out, size_t *n, jc_err *err) {
     return 0;
 }
 
-/* Is word in a list separated by sep (',' for /proc/self/cgroup, ' ' for controllers)? */
-static bool list_has(const char *list, const char *word, char sep) {
-    size_t wl = strlen(word);
-    for (const char *p = list; p && *p;) {
-        while (*p == sep || *p == '\n')
-            p++;
-        const char *e = p;
-        while (*e && *e != sep && *e != '\n')
-            e++;
-        if ((size_t)(e - p) == wl && strncmp(p, word, wl) == 0)
-            return true;
-        p = e;
-    }
-    return false;
-}
-
-/* A cgroup path from /proc/self/cgroup or the cgroup_parent setting: absolute, and no
- * component that could climb out of the hierarchy. */
-static int check_cgroup_path(const char *p, const char *what, jc_err *err) {
-    if (p[0] != '/')
-        return jc_err_set(err, JC_E_INVALID, "cgroups: %s \"%s\" is not an absolute path", what, p);
-    for (const char *s = p; *s; s++) {
-        if (s[0] == '/' && s[1] == '.' && s[2] == '.' && (s[3] == '/' || s[3] == '\0'))
-            return jc_err_set(err, JC_E_INVALID, "cgroups: %s \"%s\" contains \"..\"", what, p);
-        if (*s == '\n')
-            return jc_err_set(err, JC_E_INVALID, "cgroups: %s contains a newline", what);
-    }
-    return 0;
-}
-
-static int check_name(const char *name, jc_err *err) {
-    size_t n = name ? strlen(name) : 0;
-    if (n == 0 || n > 64)
-        return jc_err_set(err, JC_E_INVALID, "cgroups: the group name must be 1 to 64 characters");
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '_' || c == '-'))
-            return jc_err_set(err, JC_E_INVALID,
-                              "cgroups: the group name \"%s\" may hold only letters, digits, _ "
-                              "and -",
-                              name);
-    }
-    return 0;
-}
-
-/* ---- layout detection ---- */
-
-typedef struct proc_line {
-    char ctrls[256];
-    char path[CG_PATH_MAX];
-} proc_line;
-
-/* Parse /proc/self/cgroup ("id:controllers:path" per line; v2 is "0::path"). */
-static int read_proc_cgroup(const char *file, proc_line *lines, int max, int *n, jc_err *err) {
-    _cleanup_free_ char *s = jc_read_file(file, 1 << 16, NULL, err);
-    if (!s)
-        return jc_err_prefix(err, "cgroups: own cgroup");
-    *n = 0;
-    for (char *line = s; line && *line;) {
-        char *nl = strchr(line, '\n');
-        if (nl)
-            *nl = '\0';
-        char *c1 = strchr(line, ':');
-        char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
-        if (!c2)
-            return jc_err_set(err, JC_E_INVALID, "cgroups: %s: malformed line \"%s\"", file, line);
-        *c2 = '\0';
-        if (*n < max) {
-            proc_line *pl = &lines[*n];
-            int a = snprintf(pl->ctrls, sizeof(pl->ctrls), "%s", c1 + 1);
-            int b = snprintf(pl->path, sizeof(pl->path), "%s", c2 + 1);
-            if (a < 0 || a >= (int)sizeof(pl->ctrls) || b < 0 || b >= (int)sizeof(pl->path))
-                return jc_err_set(err, JC_E_INVALID, "cgroups: %s: line too long", file);
-            (*n)++;
-        }
-        line = nl ? nl + 1 : NULL;
-    }
-    return 0;
-}
-
-static const proc_line *find_line(const proc_line *lines, int n, const char *ctrl) {
-    for (int i = 0; i < n; i++) {
-        if (ctrl ? list_has(lines[i].ctrls, ctrl, ',') : lines[i].ctrls[0] == '\0')
-            return &lines[i];
-    }
-    return NULL;
-}
-
-static int add_hierarchy(layout *lay, const char *mount, const char *key, bool v2, const char *own,
-                         jc_err *err) {
-    for (int i = 0; i < lay->n; i++) {
-        if (strcmp(lay->h[i].key, key) == 0 && lay->h[i].v2 == v2)
-            return i;
-    }
-    if (lay->n == MAX_HIER)
-        return jc_err_set(err, JC_E_INTERNAL, "cgroups: too many hierarchies");
-    hierarchy *h = &lay->h[lay->n];
-    memset(h, 0, sizeof(*h));
-    int a = snprintf(h->mount, sizeof(h->mount), "%s", mount);
-    int b = snprintf(h->key, sizeof(h->key), "%s", key);
-    int c = snprintf(h->base, sizeof(h->base), "%s%s", mount, strcmp(own, "/") == 0 ? "" : own);
-    if (a < 0 || a >= (int)sizeof(h->mount) || b < 0 || b >= (int)sizeof(h->key) || c < 0 ||
-        c >= (int)sizeof(h->base))
-        return jc_err_set(err, JC_E_INVALID, "cgroups: path too long under %s", mount);
-    h->v2 = v2;
-    return lay->n++;
-}
-
-/* On pure v2 the daemon lives in <own>/daemon once it has moved itself there; its
- * execution groups still belong under <own>/jobcell, so step back out of "daemon". */
-static void own_v2(const char *mount, const char *own, char *out, size_t outlen) {
-    (void)snprintf(out, outlen, "%s", own);
-    size_t n = strlen(out);
-    static const char suffix[] = "/daemon";
-    if (n < sizeof(suffix) || strcmp(out + n - (sizeof(suffix) - 1), suffix) != 0)
-        return;
-    char candidate[CG_PATH_MAX];
-    out[n - (sizeof(suffix) - 1)] = '\0';
-    int k = snprintf(candidate, sizeof(candidate), "%s%s/jobcell", mount, out);
-    if (k < 0 || k >= (int)sizeof(candidate) || !is_dir(candidate))
-        (void)snprintf(out, outlen, "%s", own); /* a group that merely ends in "daemon" */
-    else if (out[0] == '\0')
-        (void)snprintf(out, outlen, "/");
-}
-
-static int detect_layout(const char *root, const char *parent, const jc_cgroup_opts *opts,
-                         layout *lay, jc_err *err) {
-    memset(lay, 0, sizeof(*lay));
-    for (int c = 0; c < C_COUNT; c++)
-        lay->of[c] = -1;
-    if (parent && check_cgroup_path(parent, "cgroup_parent", err) < 0)
-        return -1;
-
-    _cleanup_free_ proc_line *lines = calloc(16, sizeof(*lines));
-    if (!lines)
-        return jc_err_sys(err, ENOMEM, "cgroups: layout");
-    int nlines = 0;
-    const char *self =
-        opts && opts->proc_self_cgroup ? opts->proc_self_cgroup : "/proc/self/cgroup";
-    if (read_proc_cgroup(self, lines, 16, &nlines, err) < 0)
-        return -1;
-
-    char unified[CG_PATH_MAX];
-    const char *v2mount = NULL;
-    if (file_exists(root, "cgroup.controllers")) {
-        v2mount = root; /* pure v2 */
-    } else {
-        if (path_join(unified, root, "unified", err) < 0)
-            return -1;
-        if (file_exists(unified, "cgroup.controllers"))
-            v2mount = unified;
-    }
-
-    _cleanup_free_ char *v2ctrls = NULL;
-    const proc_line *v2line = find_line(lines, nlines, NULL);
-    if (v2mount) {
-        v2ctrls = read_cg_file(v2mount, "cgroup.controllers", err);
-        if (!v2ctrls)
-            return -1;
-        if (!v2line && v2mount == root)
-            return jc_err_set(err, JC_E_INVALID, "cgroups: %s has no cgroup v2 line (\"0::/path\")",
-                              self);
-    }
-
-    int v2index = -1;
-    for (int c = 0; c < C_COUNT; c++) {
-        const char *name = ctrl_names[c];
-        /* memory, pids and cpu are controllers on v2; cpuacct and freezer are v1 names
-         * whose v2 counterparts (cpu.stat, cgroup.freeze) exist in every v2 group */
-        bool on_v2 =
-            v2mount && v2line &&
-            (c == C_CPUACCT || c == C_FREEZER ? v2mount == root : list_has(v2ctrls, name, ' '));
-        if (on_v2) {
-            char own[CG_PATH_MAX];
-            const char *p = parent;
-            if (!p) {
-                if (check_cgroup_path(v2line->path, "own cgroup", err) < 0)
-                    return -1;
-                own_v2(v2mount, v2line->path, own, sizeof(own));
-                p = own;
-            }
-            int i = add_hierarchy(lay, v2mount, "", true, p, err);
-            if (i < 0)
-                return -1;
-            lay->of[c] = v2index = i;
-            lay->h[i].ctrls |= 1u << c;
-            continue;
-        }
-        if (v2mount == root)
-            continue; /* pure v2 without this controller */
-        const proc_line *pl = find_line(lines, nlines, name);
-        if (!pl)
-            continue;
-        char mount[CG_PATH_MAX];
-        if (path_join(mount, root, name, err) < 0)
-            return -1;
-        if (!is_dir(mount)) {
-            /* co-mounted hierarchies are named by their list ("cpu,cpuacct") */
-            if (path_join(mount, root, pl->ctrls, err) < 0)
-                return -1;
-            if (!is_dir(mount))
-                continue;
-        }
-        if (!parent && check_cgroup_path(pl->path, "own cgroup", err) < 0)
-            return -1;
-        int i = add_hierarchy(lay, mount, pl->ctrls, false, parent ? parent : pl->path, err);
-        if (i < 0)
-            return -1;
-        lay->of[c] = i;
-        lay->h[i].ctrls |= 1u << c;
-    }
-    /* hybrid with controllers on the unified side: its core files stand in for the
-     * missing v1 cpuacct and freezer */
-    for (int c = C_CPUACCT; c <= C_FREEZER; c++) {
-        if (lay->of[c] < 0 && v2index >= 0) {
-            lay->of[c] = v2index;
-            lay->h[v2index].ctrls |= 1u << c;
-        }
-    }
-    return 0;
-}
-
 /* ---- creation ---- */
 
 static int make_dir(const jc_cgroup_opts *o, const char *path, bool exist_ok, jc_err *err) {
@@ -442,14 +171,15 @@ static int remove_dir(const jc_cgroup_opts *o, const char *path) {
 
 /* Enable the v2 controllers of mask in <dir>/cgroup.subtree_control, if not already. */
 static int enable_controllers(const char *dir, unsigned mask, jc_err *err) {
-    _cleanup_free_ char *cur = read_cg_file(dir, "cgroup.subtree_control", err);
+    _cleanup_free_ char *cur = jc_cgroup_read(dir, "cgroup.subtree_control", err);
     if (!cur)
         return -1;
     char want[64] = "";
     for (int c = C_MEMORY; c <= C_CPU; c++) {
-        if ((mask & (1u << c)) && !list_has(cur, ctrl_names[c], ' ')) {
+        if ((mask & (1u << c)) && !jc_cgroup_list_has(cur, jc_cgroup_ctrl_names[c], ' ')) {
             size_t l = strlen(want);
-            (void)snprintf(want + l, sizeof(want) - l, "%s+%s", l ? " " : "", ctrl_names[c]);
+            (void)snprintf(want + l, sizeof(want) - l, "%s+%s", l ? " " : "",
+                           jc_cgroup_ctrl_names[c]);
         }
     }
     if (!want[0])
@@ -474,12 +204,12 @@ static int prepare_v2_own(const jc_cgroup_opts *o, const hierarchy *h, bool own,
     unsigned mask = h->ctrls & ((1u << C_MEMORY) | (1u << C_PIDS) | (1u << C_CPU));
     if (!own || strcmp(h->base, h->mount) == 0)
         return enable_controllers(h->base, mask, err);
-    _cleanup_free_ char *cur = read_cg_file(h->base, "cgroup.subtree_control", err);
+    _cleanup_free_ char *cur = jc_cgroup_read(h->base, "cgroup.subtree_control", err);
     if (!cur)
         return -1;
     bool missing = false;
     for (int c = C_MEMORY; c <= C_CPU; c++)
-        missing |= (mask & (1u << c)) && !list_has(cur, ctrl_names[c], ' ');
+        missing |= (mask & (1u << c)) && !jc_cgroup_list_has(cur, jc_cgroup_ctrl_names[c], ' ');
     if (!missing)
         return 0;
     _cleanup_free_ pid_t *pids = NULL;
@@ -499,7 +229,8 @@ static int prepare_v2_own(const jc_cgroup_opts *o, const hierarchy *h, bool own,
     }
     if (self_inside) {
         char daemon[CG_PATH_MAX], pid[24];
-        if (path_join(daemon, h->base, "daemon", err) < 0 || make_dir(o, daemon, true, err) < 0)
+        if (jc_cgroup_join(daemon, h->base, "daemon", err) < 0 ||
+            make_dir(o, daemon, true, err) < 0)
             return -1;
         (void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
         if (write_file(daemon, "cgroup.procs", pid, err) < 0)
@@ -519,7 +250,7 @@ static int set_limits(const hierarchy *h, const char *dir, const jc_cgroup_limit
             if (write_file(dir, "memory.max", v, err) < 0)
                 return -1;
             /* absent only without swap accounting, where no swap can be limited */
-            if (file_exists(dir, "memory.swap.max") &&
+            if (jc_cgroup_has_file(dir, "memory.swap.max") &&
                 write_file(dir, "memory.swap.max", "0", err) < 0)
                 return -1;
             /* one OOM kill takes the whole job: no half-dead process tree */
@@ -529,7 +260,7 @@ static int set_limits(const hierarchy *h, const char *dir, const jc_cgroup_limit
             /* memsw (memory + swap) must stay >= limit_in_bytes: write it second */
             if (write_file(dir, "memory.limit_in_bytes", v, err) < 0)
                 return -1;
-            if (file_exists(dir, "memory.memsw.limit_in_bytes")) {
+            if (jc_cgroup_has_file(dir, "memory.memsw.limit_in_bytes")) {
                 if (write_file(dir, "memory.memsw.limit_in_bytes", v, err) < 0)
                     return -1;
             } else if (write_file(dir, "memory.swappiness", "0", err) < 0) {
@@ -584,6 +315,8 @@ static jc_cgroup *alloc_handle(const jc_cgroup_opts *opts) {
     if (!cg)
         return NULL;
     cg->v2_fd = -1;
+    for (int i = 0; i < MAX_HIER; i++)
+        cg->lock_fd[i] = -1;
     if (opts)
         cg->opts = *opts;
     return cg;
@@ -592,28 +325,51 @@ static jc_cgroup *alloc_handle(const jc_cgroup_opts *opts) {
 static void free_handle(jc_cgroup *cg) {
     if (cg->v2_fd >= 0)
         close(cg->v2_fd);
+    for (int i = 0; i < MAX_HIER; i++) {
+        if (cg->lock_fd[i] >= 0)
+            close(cg->lock_fd[i]);
+    }
     free(cg);
 }
 
 static int remove_dirs(jc_cgroup *cg, jc_err *err);
 
+/* Take the group's lock in hierarchy i. Every jobcell process on a host may share the
+ * hierarchies (on v1, pids and freezer often sit at the root for everyone), so a reconcile
+ * must tell a crashed owner's group (lock released with its fds) from a live one. The fd
+ * is O_CLOEXEC: the sandbox's processes never hold it. 1 = taken, 0 = held by another. */
+static int lock_group(jc_cgroup *cg, int i, jc_err *err) {
+    int fd = open(cg->dir[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return jc_err_sys(err, errno, "cgroups: open %s", cg->dir[i]);
+    if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+        int e = errno;
+        close(fd);
+        if (e == EWOULDBLOCK)
+            return 0;
+        return jc_err_sys(err, e, "cgroups: lock %s", cg->dir[i]);
+    }
+    cg->lock_fd[i] = fd;
+    return 1;
+}
+
 jc_cgroup *jc_cgroup_create_opts(const char *root, const char *parent, const char *name,
                                  const jc_cgroup_limits *l, const jc_cgroup_opts *opts,
                                  jc_err *err) {
-    if (check_name(name, err) < 0 || check_limits(l, err) < 0)
+    if (jc_cgroup_check_name(name, err) < 0 || check_limits(l, err) < 0)
         return NULL;
     jc_cgroup *cg = alloc_handle(opts);
     if (!cg) {
         jc_err_sys(err, ENOMEM, "cgroups: handle");
         return NULL;
     }
-    if (detect_layout(root, parent, opts, &cg->lay, err) < 0)
+    if (jc_cgroup_detect_layout(root, parent, opts, &cg->lay, err) < 0)
         goto fail;
     /* memory and pids carry the limits every job has; cpu only when one is asked for */
     for (int c = C_MEMORY; c <= C_CPU; c++) {
         if (cg->lay.of[c] < 0 && (c != C_CPU || l->cpu > 0)) {
             jc_err_set(err, JC_E_UNSUPPORTED, "cgroups: the %s controller is not mounted under %s",
-                       ctrl_names[c], root);
+                       jc_cgroup_ctrl_names[c], root);
             goto fail;
         }
     }
@@ -622,7 +378,7 @@ jc_cgroup *jc_cgroup_create_opts(const char *root, const char *parent, const cha
         char jobcell[CG_PATH_MAX];
         if (h->v2 && prepare_v2_own(&cg->opts, h, parent == NULL, err) < 0)
             goto fail;
-        if (path_join(jobcell, h->base, "jobcell", err) < 0 ||
+        if (jc_cgroup_join(jobcell, h->base, "jobcell", err) < 0 ||
             make_dir(&cg->opts, jobcell, true, err) < 0)
             goto fail;
         if (h->v2 &&
@@ -630,9 +386,15 @@ jc_cgroup *jc_cgroup_create_opts(const char *root, const char *parent, const cha
                 jobcell, h->ctrls & ((1u << C_MEMORY) | (1u << C_PIDS) | (1u << C_CPU)), err) < 0)
             goto fail;
         char dir[CG_PATH_MAX];
-        if (path_join(dir, jobcell, name, err) < 0 || make_dir(&cg->opts, dir, false, err) < 0)
+        if (jc_cgroup_join(dir, jobcell, name, err) < 0 || make_dir(&cg->opts, dir, false, err) < 0)
             goto fail;
         memcpy(cg->dir[i], dir, sizeof(dir));
+        int locked = lock_group(cg, i, err);
+        if (locked <= 0) {
+            if (locked == 0)
+                jc_err_set(err, JC_E_CONFLICT, "cgroups: %s is in use", dir);
+            goto fail;
+        }
         if (set_limits(h, dir, l, err) < 0)
             goto fail;
     }
@@ -661,7 +423,7 @@ int jc_cgroup_v2_fd(const jc_cgroup *cg) {
 
 const char *jc_cgroup_path(const jc_cgroup *cg, const char *controller) {
     for (int c = 0; cg && c < C_COUNT; c++) {
-        if (strcmp(controller, ctrl_names[c]) == 0 && cg->lay.of[c] >= 0)
+        if (strcmp(controller, jc_cgroup_ctrl_names[c]) == 0 && cg->lay.of[c] >= 0)
             return cg->dir[cg->lay.of[c]][0] ? cg->dir[cg->lay.of[c]] : NULL;
     }
     return NULL;
@@ -695,7 +457,7 @@ static int is_frozen(const char *dir, bool v2, bool *frozen, jc_err *err) {
         *frozen = *frozen && v == 1;
         return 0;
     }
-    _cleanup_free_ char *s = read_cg_file(dir, "freezer.state", err);
+    _cleanup_free_ char *s = jc_cgroup_read(dir, "freezer.state", err);
     if (!s)
         return -1;
     *frozen = strncmp(s, "FROZEN", 6) == 0;
@@ -758,7 +520,7 @@ int jc_cgroup_kill_all(jc_cgroup *cg, jc_err *err) {
     int f = cg->lay.of[C_FREEZER];
     if (f >= 0 && cg->dir[f][0]) {
         const hierarchy *h = &cg->lay.h[f];
-        if (h->v2 && file_exists(cg->dir[f], "cgroup.kill"))
+        if (h->v2 && jc_cgroup_has_file(cg->dir[f], "cgroup.kill"))
             return write_file(cg->dir[f], "cgroup.kill", "1", err);
         return freeze_and_kill(cg->dir[f], h->v2, err);
     }
@@ -782,7 +544,7 @@ int jc_cgroup_read_stats(jc_cgroup *cg, jc_cgroup_stats *out, jc_err *err) {
             if (read_key(dir, "memory.events", "oom_kill", &v, &found, err) < 0)
                 return -1;
             out->oom = v > 0;
-            if (file_exists(dir, "memory.peak")) {
+            if (jc_cgroup_has_file(dir, "memory.peak")) {
                 if (read_int(dir, "memory.peak", &out->memory_peak_bytes, err) < 0)
                     return -1;
             } else {
@@ -843,7 +605,7 @@ static void remove_children(const jc_cgroup_opts *o, const char *dir, int depth)
         if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
             continue;
         char sub[CG_PATH_MAX];
-        if (path_join(sub, dir, e->d_name, NULL) < 0 || !is_dir(sub))
+        if (jc_cgroup_join(sub, dir, e->d_name, NULL) < 0 || !jc_cgroup_is_dir(sub))
             continue;
         remove_children(o, sub, depth + 1);
         (void)remove_dir(o, sub);
@@ -901,7 +663,7 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
     jc_cgroup *scan = alloc_handle(opts);
     if (!scan)
         return jc_err_sys(err, ENOMEM, "cgroups: reconcile");
-    if (detect_layout(root, parent, opts, &scan->lay, err) < 0) {
+    if (jc_cgroup_detect_layout(root, parent, opts, &scan->lay, err) < 0) {
         free_handle(scan);
         return -1;
     }
@@ -915,7 +677,7 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
     }
     for (int i = 0; i < scan->lay.n; i++) {
         char jobcell[CG_PATH_MAX];
-        if (path_join(jobcell, scan->lay.h[i].base, "jobcell", err) < 0) {
+        if (jc_cgroup_join(jobcell, scan->lay.h[i].base, "jobcell", err) < 0) {
             rc = -1;
             continue;
         }
@@ -928,13 +690,13 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
         struct dirent *e;
         while ((e = readdir(d)) && nnames < MAX_RECONCILE) {
             char sub[CG_PATH_MAX];
-            if (e->d_name[0] == '.' || check_name(e->d_name, NULL) < 0 ||
-                path_join(sub, jobcell, e->d_name, NULL) < 0 || !is_dir(sub))
+            if (e->d_name[0] == '.' || jc_cgroup_check_name(e->d_name, NULL) < 0 ||
+                jc_cgroup_join(sub, jobcell, e->d_name, NULL) < 0 || !jc_cgroup_is_dir(sub))
                 continue;
             bool seen = false;
             for (size_t k = 0; k < nnames && !seen; k++)
                 seen = strcmp(names[k], e->d_name) == 0;
-            if (!seen) /* check_name bounds the length to 64 */
+            if (!seen) /* jc_cgroup_check_name bounds the length to 64 */
                 memcpy(names[nnames++], e->d_name, strlen(e->d_name) + 1);
         }
         closedir(d);
@@ -948,13 +710,22 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
             break;
         }
         cg->lay = scan->lay;
-        for (int k = 0; k < cg->lay.n; k++) {
+        bool live = false;
+        for (int k = 0; k < cg->lay.n && !live; k++) {
             char p[CG_PATH_MAX];
             int n = snprintf(p, sizeof(p), "%s/jobcell/%s", cg->lay.h[k].base, names[j]);
-            if (n > 0 && n < (int)sizeof(p) && is_dir(p)) {
+            if (n > 0 && n < (int)sizeof(p) && jc_cgroup_is_dir(p)) {
                 memcpy(cg->dir[k], p, sizeof(p));
-                remove_children(&cg->opts, cg->dir[k], 0);
+                live = lock_group(cg, k, NULL) == 0; /* -1 (gone meanwhile): remove */
             }
+        }
+        if (live) { /* its owner is running: not ours to remove */
+            free_handle(cg);
+            continue;
+        }
+        for (int k = 0; k < cg->lay.n; k++) {
+            if (cg->dir[k][0])
+                remove_children(&cg->opts, cg->dir[k], 0);
         }
         jc_err one;
         if (jc_cgroup_destroy(cg, &one) < 0 && rc == 0) {

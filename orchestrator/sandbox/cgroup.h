@@ -58,6 +58,9 @@ typedef struct jc_cgroup_opts {
  * hierarchy (the cgroup_parent setting). name: the execution id ([A-Za-z0-9_-], ≤ 64).
  * On pure v2 with parent NULL the caller first moves itself into <own>/daemon (no process
  * may stay in an inner node) and enables +memory +pids +cpu in <own> and <own>/jobcell.
+ * The handle holds an flock on each directory (O_CLOEXEC fds) until jc_cgroup_destroy:
+ * a child forked without exec shares it, so the sandbox's first process must exec at once
+ * (jobcell-init does), or a crash would leave a group that looks alive to a reconcile.
  * Returns an owned handle (free it with jc_cgroup_destroy), NULL on error. */
 jc_cgroup *jc_cgroup_create(const char *root, const char *parent, const char *name,
                             const jc_cgroup_limits *l, jc_err *err);
@@ -92,7 +95,10 @@ int jc_cgroup_read_stats(jc_cgroup *cg, jc_cgroup_stats *out, jc_err *err);
 int jc_cgroup_destroy(jc_cgroup *cg, jc_err *err);
 
 /* Kill and remove every <own or parent>/jobcell/<name> in every hierarchy: what a crashed
- * daemon left behind. Goes on after a failure; returns -1 with the first error. */
+ * daemon left behind. A group whose handle is alive in any process (it holds an flock on
+ * the group's directories until jc_cgroup_destroy) is left alone, so a reconcile never
+ * kills the running sandboxes of another jobcell process that shares the hierarchy. Goes
+ * on after a failure; returns -1 with the first error. */
 int jc_cgroup_reconcile(const char *root, const char *parent, jc_err *err);
 int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgroup_opts *opts,
                              jc_err *err);

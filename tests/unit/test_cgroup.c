@@ -536,6 +536,28 @@ static void v1_reconcile_kills_and_removes_leftovers(void **state) {
     fake_free(f);
 }
 
+static void reconcile_leaves_live_groups_alone(void **state) {
+    (void)state;
+    fake *f = fake_v1(false);
+    jc_err err = {0};
+    /* a live handle (this process, or another jobcell sharing the hierarchy) */
+    jc_cgroup *live = jc_cgroup_create_opts(f->root, NULL, "exe_live", &lim, &f->opts, &err);
+    assert_non_null(live);
+    /* and a leftover of a crashed owner: no lock held on it */
+    mkdirs(f->root, "pids/jobcell/exe_dead");
+    fake_kernel_files(at(f, "pids/jobcell/exe_dead"), f);
+    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 0);
+    assert_false(exists(at(f, "pids/jobcell/exe_dead")));
+    const char *ctrls[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
+    for (size_t i = 0; i < 5; i++)
+        assert_true(exists(jc_cgroup_path(live, ctrls[i])));
+    char mem[4096];
+    snprintf(mem, sizeof(mem), "%s", jc_cgroup_path(live, "memory"));
+    assert_int_equal(jc_cgroup_destroy(live, &err), 0);
+    assert_false(exists(mem));
+    fake_free(f);
+}
+
 /* ---- v2 ---- */
 
 static void v2_create_moves_self_and_enables_controllers(void **state) {
@@ -726,6 +748,7 @@ int main(void) {
         cmocka_unit_test(rejects_bad_names_conflicts_and_missing_controllers),
         cmocka_unit_test(v1_parent_override),
         cmocka_unit_test(v1_reconcile_kills_and_removes_leftovers),
+        cmocka_unit_test(reconcile_leaves_live_groups_alone),
         cmocka_unit_test(v2_create_moves_self_and_enables_controllers),
         cmocka_unit_test(v2_refuses_when_others_share_own_group),
         cmocka_unit_test(v2_parent_override),

@@ -12,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -106,6 +107,15 @@ static int teardown(void **state) {
     return 0;
 }
 
+/* In a forked child: stdio away from the test's pipes, so that a child left by a failed
+ * assertion never keeps the caller (ctest, a shell pipe) waiting. */
+static void detach_stdio(void) {
+    int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+    if (null >= 0) {
+        dup2(null, 0), dup2(null, 1), dup2(null, 2);
+    }
+}
+
 /* Wait (bounded) until cgroup.procs of dir is empty. */
 static bool drained(const char *dir) {
     for (int i = 0; i < 400; i++) {
@@ -149,6 +159,8 @@ static void limits_accounting_kill_destroy(void **state) {
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        detach_stdio();
         char c;
         if (read(go[0], &c, 1) != 1)
             _exit(1);
@@ -236,6 +248,8 @@ static void memory_hog_is_oom_killed(void **state) {
     pid_t child = fork();
     assert_true(child >= 0);
     if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        detach_stdio();
         char c;
         if (read(go[0], &c, 1) != 1)
             _exit(1);
@@ -280,8 +294,11 @@ static void reconcile_removes_what_a_crash_left(void **state) {
             _exit(1);
         pid_t job = fork();
         if (job == 0) {
-            for (;;)
-                pause();
+            /* exec, as jobcell-init is exec'd: the group's lock fds are O_CLOEXEC and must
+             * not stay held by the job, or the group would look alive after the crash */
+            detach_stdio();
+            execl("/bin/sleep", "sleep", "600", (char *)NULL);
+            _exit(127);
         }
         if (job < 0 || jc_cgroup_add_pid(cg, job, &err) < 0)
             _exit(2);
@@ -303,14 +320,37 @@ static void reconcile_removes_what_a_crash_left(void **state) {
     assert_int_equal(kill(job, 0), 0); /* the orphan lives on */
     assert_int_equal(leftovers(false), 5);
 
+    /* a live sandbox of a running jobcell beside it: the reconcile must spare it */
     jc_err err = {0};
+    jc_cgroup_limits l = {.memory_bytes = 16 << 20, .pids = 10, .cpu = 0};
+    jc_cgroup *live = jc_cgroup_create(ROOT, parent, "exe_live", &l, &err);
+    if (!live)
+        fail_msg("create: %s", err.msg);
+    pid_t busy = fork();
+    if (busy == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        detach_stdio();
+        for (;;)
+            pause();
+    }
+    assert_true(busy > 0);
+    if (jc_cgroup_add_pid(live, busy, &err) < 0)
+        fail_msg("add_pid: %s", err.msg);
+
     if (jc_cgroup_reconcile(ROOT, parent, &err) < 0)
         fail_msg("reconcile: %s", err.msg);
+    assert_int_equal(kill(busy, 0), 0);
+    assert_true(exists(jc_cgroup_path(live, "freezer")));
+    assert_int_equal(leftovers(false), 5); /* exe_live in each hierarchy, exe_leaked gone */
     /* the orphan was reparented to us (subreaper) and killed */
     assert_int_equal(waitpid(job, &ws, 0), job);
     assert_true(WIFSIGNALED(ws));
     assert_int_equal(WTERMSIG(ws), SIGKILL);
     assert_false(exists(frz));
+    if (jc_cgroup_destroy(live, &err) < 0)
+        fail_msg("destroy: %s", err.msg);
+    assert_int_equal(waitpid(busy, &ws, 0), busy);
+    assert_true(WIFSIGNALED(ws) && WTERMSIG(ws) == SIGKILL);
     assert_int_equal(leftovers(true), 0);
 }
 
