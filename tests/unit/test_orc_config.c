@@ -1,0 +1,159 @@
+/* Orchestrator configuration: defaults, the internal key only from a file, cross-field
+ * checks, URL and address parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "orchestrator/daemon.h"
+#include "orchestrator/orc_config.h"
+
+static char keyfile[64];
+
+static int setup(void **state) {
+    (void)state;
+    snprintf(keyfile, sizeof(keyfile), "/tmp/jc-orc-key-XXXXXX");
+    int fd = mkstemp(keyfile);
+    if (fd < 0)
+        return -1;
+    const char *k = "0123456789abcdef0123456789abcdef-internal\n";
+    if (write(fd, k, strlen(k)) != (ssize_t)strlen(k))
+        return -1;
+    fchmod(fd, 0600);
+    close(fd);
+    return 0;
+}
+
+static int teardown(void **state) {
+    (void)state;
+    unlink(keyfile);
+    return 0;
+}
+
+static void test_defaults_and_flags(void **state) {
+    (void)state;
+    char kf[128];
+    snprintf(kf, sizeof(kf), "--internal-key-file=%s", keyfile);
+    char *argv[] = {"jobcell-orchestrator", kf, "--slots", "16", "--state-dir", "/tmp/x", NULL};
+    char *envp[] = {"JOBCELL_ORCHESTRATOR_ID=host-a", NULL};
+    jc_orc_config c;
+    jc_err err = {0};
+    int next = 0;
+    assert_int_equal(jc_orc_config_load(&c, 6, argv, envp, &next, &err), 0);
+    assert_int_equal(c.slots, 16);
+    assert_string_equal(c.orchestrator_id, "host-a");
+    assert_string_equal(c.server_url, "http://127.0.0.1:8080");
+    assert_int_equal(c.uid_base, 1879048192);
+    assert_int_equal(c.internal_key.len, strlen("0123456789abcdef0123456789abcdef-internal"));
+    assert_true(c.spool_fsync);
+    jc_orc_config_free(&c);
+}
+
+static void test_rejections(void **state) {
+    (void)state;
+    jc_orc_config c;
+    jc_err err = {0};
+    int next;
+    /* the key on the command line is refused: argv is visible to every user */
+    char *a1[] = {"x", "--internal-key", "0123456789abcdef0123456789abcdef", NULL};
+    char *envp[] = {NULL};
+    assert_int_equal(jc_orc_config_load(&c, 3, a1, envp, &next, &err), -1);
+    jc_orc_config_free(&c);
+    /* no key at all */
+    char *a2[] = {"x", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 1, a2, envp, &next, &err), -1);
+    assert_string_equal(err.field, "internal_key");
+    jc_orc_config_free(&c);
+    /* bad id, slots out of range, https relay, unknown flag */
+    char kf[128];
+    snprintf(kf, sizeof(kf), "--internal-key-file=%s", keyfile);
+    char *a3[] = {"x", kf, "--orchestrator-id", "Host_A", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a3, envp, &next, &err), -1);
+    assert_string_equal(err.field, "orchestrator_id");
+    jc_orc_config_free(&c);
+    char *a4[] = {"x", kf, "--slots", "65", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a4, envp, &next, &err), -1);
+    jc_orc_config_free(&c);
+    char *a5[] = {"x", kf, "--runtime-url", "https://api.example:8081", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a5, envp, &next, &err), -1);
+    assert_non_null(strstr(err.msg, "https"));
+    jc_orc_config_free(&c);
+    char *a6[] = {"x", kf, "--no-such-thing", "1", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a6, envp, &next, &err), -1);
+    assert_int_equal(err.code, JC_E_UNKNOWN_FIELD);
+    jc_orc_config_free(&c);
+    char *a7[] = {"x", kf, "--uid-base", "4294000000", "--slots", "64", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 6, a7, envp, &next, &err), -1);
+    assert_string_equal(err.field, "uid_base");
+    jc_orc_config_free(&c);
+}
+
+static void test_url_parsing(void **state) {
+    (void)state;
+    char host[64];
+    uint16_t port;
+    assert_int_equal(
+        jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port, NULL), 0);
+    assert_string_equal(host, "127.0.0.1");
+    assert_int_equal(port, 8081);
+    assert_int_equal(jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL),
+                     0);
+    assert_string_equal(host, "api.local");
+    assert_int_equal(port, 80);
+    assert_int_equal(jc_orc_parse_http_url("http://[::1]:9", host, sizeof(host), &port, NULL), 0);
+    assert_string_equal(host, "::1");
+    assert_int_equal(port, 9);
+    assert_int_equal(jc_orc_parse_http_url("http://h:99999", host, sizeof(host), &port, NULL), -1);
+    assert_int_equal(jc_orc_parse_http_url("http://h:1/x", host, sizeof(host), &port, NULL), -1);
+    assert_int_equal(jc_orc_parse_http_url("ftp://h", host, sizeof(host), &port, NULL), -1);
+    assert_int_equal(jc_orc_split_hostport("127.0.0.1:0", host, sizeof(host), &port, NULL), 0);
+    assert_int_equal(port, 0);
+    assert_int_equal(jc_orc_split_hostport("nohost", host, sizeof(host), &port, NULL), -1);
+}
+
+static void test_orchestrator_id(void **state) {
+    (void)state;
+    char dir[] = "/tmp/jc-orc-id-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char a[65], b[65];
+    jc_err err = {0};
+    /* generated once, then read back unchanged */
+    assert_int_equal(jc_orc_load_id("", dir, a, sizeof(a), &err), 0);
+    assert_int_equal(strncmp(a, "orc_", 4), 0);
+    assert_int_equal(strlen(a), 30);
+    assert_int_equal(jc_orc_load_id("", dir, b, sizeof(b), &err), 0);
+    assert_string_equal(a, b);
+    char path[128];
+    snprintf(path, sizeof(path), "%s/orchestrator-id", dir);
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    /* a configured id wins; a damaged file is refused, not replaced */
+    assert_int_equal(jc_orc_load_id("host-b", dir, b, sizeof(b), &err), 0);
+    assert_string_equal(b, "host-b");
+    FILE *f = fopen(path, "w");
+    fputs("Not An Id\n", f);
+    fclose(f);
+    assert_int_equal(jc_orc_load_id("", dir, b, sizeof(b), &err), -1);
+    assert_int_equal(err.code, JC_E_CONFIG);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_defaults_and_flags, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
+        cmocka_unit_test(test_url_parsing),
+        cmocka_unit_test(test_orchestrator_id),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
