@@ -85,8 +85,7 @@ static int64_t get_int(json_t *o, const char *k, int64_t def) {
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
 }
 
-int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **out,
-                    jc_err *err) {
+int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **out, jc_err *err) {
     const char *runtime = json_string_value(json_object_get(job, "runtime"));
     json_t *script_j = json_object_get(job, "script");
     const char *script = json_string_value(script_j);
@@ -127,8 +126,9 @@ int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **o
     if (timeout_s < 1 || timeout_s > 86400)
         return jc_err_field(err, JC_E_INVALID, "timeout_s", "timeout_s must be 1 to 86400");
     jc_jwt_claims claims;
-    if (jc_jwt_claims_init(&claims, l->exe_id, l->job_id, l->owner, orc->id, l->attempt, l->lease_token,
-                           jc_time_now_ms() / 1000, timeout_s, orc->cfg->kill_grace_s, err) < 0)
+    if (jc_jwt_claims_init(&claims, l->exe_id, l->job_id, l->owner, orc->id, l->attempt,
+                           l->lease_token, jc_time_now_ms() / 1000, timeout_s,
+                           orc->cfg->kill_grace_s, err) < 0)
         return jc_err_prefix(err, "token");
     char *token = jc_jwt_sign(orc->ring, &claims, err);
     OPENSSL_cleanse(&claims, sizeof(claims));
@@ -209,4 +209,3 @@ out:
     free(token);
     return rc;
 }
-

@@ -23,7 +23,6 @@ typedef struct jc_launch {
 
 /* Start the sandbox of one claim (job: the claim's "job" object). On failure err names
  * the field or the setup step at fault (err->field), for a setup_error result. */
-int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **out,
-                    jc_err *err);
+int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **out, jc_err *err);
 
 #endif
