@@ -420,7 +420,11 @@ json_t *jc_req_json(jc_req *req, jc_err *err) {
     json_error_t je;
     req->json = json_loadb(req->body, req->len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!req->json)
-        return jc_err_set(err, JC_E_INVALID, "the body is not valid JSON: %s", je.text), NULL;
+        /* jansson's text quotes the offending bytes ("invalid token near 'x'"), which would echo
+         * the body and, on the runtime listener, read like a complaint about the token */
+        return jc_err_set(err, JC_E_INVALID, "the body is not valid JSON (line %d, column %d)",
+                          je.line, je.column),
+               NULL;
     return req->json;
 }
 

@@ -667,7 +667,7 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
         free_handle(scan);
         return -1;
     }
-    int rc = 0;
+    int rc = 0, removed = 0;
     /* names first, then removal: a directory is not read while it changes */
     char(*names)[65] = calloc(MAX_RECONCILE, sizeof(*names));
     size_t nnames = 0;
@@ -728,7 +728,9 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
                 remove_children(&cg->opts, cg->dir[k], 0);
         }
         jc_err one;
-        if (jc_cgroup_destroy(cg, &one) < 0 && rc == 0) {
+        if (jc_cgroup_destroy(cg, &one) == 0) {
+            removed++;
+        } else if (rc == 0) {
             if (err)
                 *err = one;
             rc = -1;
@@ -736,7 +738,7 @@ int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgro
     }
     free(names);
     free_handle(scan);
-    return rc;
+    return rc < 0 ? -1 : removed;
 }
 
 int jc_cgroup_reconcile(const char *root, const char *parent, jc_err *err) {

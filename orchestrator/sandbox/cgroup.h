@@ -98,7 +98,7 @@ int jc_cgroup_destroy(jc_cgroup *cg, jc_err *err);
  * daemon left behind. A group whose handle is alive in any process (it holds an flock on
  * the group's directories until jc_cgroup_destroy) is left alone, so a reconcile never
  * kills the running sandboxes of another jobcell process that shares the hierarchy. Goes
- * on after a failure; returns -1 with the first error. */
+ * on after a failure. Returns how many groups it removed, or -1 with the first error. */
 int jc_cgroup_reconcile(const char *root, const char *parent, jc_err *err);
 int jc_cgroup_reconcile_opts(const char *root, const char *parent, const jc_cgroup_opts *opts,
                              jc_err *err);

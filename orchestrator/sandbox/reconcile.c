@@ -50,7 +50,7 @@ int jc_sandbox_reconcile(const char *cgroup_root, const char *cgroup_parent, con
     struct dirent *e;
     while ((e = readdir(d)))
         if (!strncmp(e->d_name, "exe_", 4) && remove_tree(dirfd(d), e->d_name, 0, &derr) < 0 &&
-            rc == 0) {
+            rc >= 0) {
             rc = -1;
             if (err)
                 *err = derr;

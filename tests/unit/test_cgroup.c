@@ -435,7 +435,7 @@ static void v1_destroy_kills_leftovers(void **state) {
     assert_true(exists(fzcopy));
     /* once the group is empty, a reconcile removes it */
     put(fzcopy, "cgroup.procs", "");
-    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 0);
+    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 1);
     assert_false(exists(fzcopy));
     fake_free(f);
 }
@@ -529,7 +529,7 @@ static void v1_reconcile_kills_and_removes_leftovers(void **state) {
     assert_killed(a);
     assert_int_equal(err.sys_errno, EBUSY);
     put(at(f, "freezer/jobcell/exe_x"), "cgroup.procs", "");
-    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 0);
+    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 1);
     for (size_t i = 0; i < 5; i++)
         assert_false(exists(at(f, left[i])));
     assert_true(exists(at(f, "pids/jobcell/not-ours.d")));
@@ -546,7 +546,7 @@ static void reconcile_leaves_live_groups_alone(void **state) {
     /* and a leftover of a crashed owner: no lock held on it */
     mkdirs(f->root, "pids/jobcell/exe_dead");
     fake_kernel_files(at(f, "pids/jobcell/exe_dead"), f);
-    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 0);
+    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 1);
     assert_false(exists(at(f, "pids/jobcell/exe_dead")));
     const char *ctrls[] = {"memory", "pids", "cpu", "cpuacct", "freezer"};
     for (size_t i = 0; i < 5; i++)
@@ -727,7 +727,7 @@ static void v2_reconcile(void **state) {
     mkdirs(f->root, "user.slice/s1/jobcell/exe_old2/stray"); /* nested: removed too */
     fake_kernel_files(at(f, "user.slice/s1/jobcell/exe_old1"), f);
     fake_kernel_files(at(f, "user.slice/s1/jobcell/exe_old2"), f);
-    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 0);
+    assert_int_equal(jc_cgroup_reconcile_opts(f->root, NULL, &f->opts, &err), 2);
     assert_false(exists(at(f, "user.slice/s1/jobcell/exe_old1")));
     assert_false(exists(at(f, "user.slice/s1/jobcell/exe_old2")));
     assert_true(exists(at(f, "user.slice/s1/jobcell")));
