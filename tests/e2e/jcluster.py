@@ -72,6 +72,7 @@ class Cluster:
         self.token = None
         self.orc_env = None  # extra environment for the orchestrator
         self.orc_args = []   # extra flags for the orchestrator
+        self.profile_dir = os.path.join(source, "profiles")  # seccomp profiles, both daemons
 
     # ---- set-up ----------------------------------------------------------------------
     def _secret_file(self, name, text):
@@ -118,7 +119,7 @@ class Cluster:
                "--store-path", os.path.join(self.dir, "jobcell.db"),
                "--internal-key-file", self.internal_key,
                "--jwt-keyring-file", self.keyring,
-               "--profile-dir", os.path.join(self.source, "profiles")]
+               "--profile-dir", self.profile_dir]
         if self.lease_s:
             cmd += ["--lease-s", str(self.lease_s), "--reaper-interval-s", "1"]
         return cmd
@@ -134,7 +135,7 @@ class Cluster:
                "--run-dir", os.path.join(self.dir, "run"),
                "--slots", str(self.slots),
                "--uid-base", str(self.uid_base),
-               "--profile-dir", os.path.join(self.source, "profiles"),
+               "--profile-dir", self.profile_dir,
                "--sdk-dir", os.path.join(self.source, "sdk"),
                "--init-path", self.bin("orchestrator", "sandbox", "init", "jobcell-init"),
                "--admin-listen", f"127.0.0.1:{self.admin_port}",
