@@ -109,6 +109,10 @@ static int post_claims(jc_req *req, jc_err *err) {
     for (int round = 0; round < 8; round++) {
         uint64_t gen = jc_api_work_generation(api);
         int64_t now = jc_time_now_ms();
+        /* An orchestrator that stopped while this poll waited: claiming for it would leave
+         * the work claimed by nobody until the lease ran out. */
+        if (jc_req_peer_gone(req))
+            return jc_reply_json(req, 200, json_pack("{s:[]}", "claims"), err);
         jc_claim *claims;
         size_t n;
         int64_t next_due;

@@ -671,6 +671,17 @@ static int park(jc_server *s, struct MHD_Connection *conn, const char *exe_id, u
     return 1;
 }
 
+bool jc_req_peer_gone(jc_req *req) {
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(req->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (!ci)
+        return false;
+    char byte;
+    /* 0 is an orderly close; pipelined bytes or EAGAIN mean the client is still there */
+    ssize_t n = recv(ci->connect_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && (errno == ECONNRESET || errno == ENOTCONN || errno == EPIPE));
+}
+
 int jc_req_wait_work(jc_req *req, uint64_t generation, int64_t wake_at) {
     jc_server *s = req->l->server;
     return park(s, req->conn, NULL, generation, false, wake_at);

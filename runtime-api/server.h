@@ -44,6 +44,10 @@ uint64_t jc_api_work_generation(jc_api *api);
 int jc_req_wait_work(jc_req *req, uint64_t generation, int64_t wake_at);
 /* True when the server is stopping. */
 bool jc_api_stopping(jc_api *api);
+/* True when the client has closed its side of the connection (its FIN has arrived): a
+ * long poll whose caller is gone must not take work on its behalf, or the work would sit
+ * claimed by nobody until its lease ran out. Never consumes request bytes. */
+bool jc_req_peer_gone(jc_req *req);
 
 /* Per-request state kept across suspensions; free_fn releases it when the request ends. */
 void *jc_req_state(jc_req *req);

@@ -79,4 +79,24 @@ db.close()
 ok = all(rows[e] == (1, "host-%d" % i, lt) for i in claims for e, lt in claims[i])
 check(ok, "the store records each claim with the claimer and lease token it was given")
 check(s.claim(slots=64).json["claims"] == [], "nothing left to claim")
+
+# A long poll whose orchestrator went away while it waited (a daemon stopped or killed)
+# must not take work on its behalf: the work would sit claimed by nobody for a lease.
+import json as _json
+import socket as _socket
+import time as _time
+
+body = _json.dumps({"slots": 1, "wait_s": 20}).encode()
+head = ("POST /internal/v1/claims HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+        "X-Orchestrator-ID: gone-host\r\nContent-Type: application/json\r\n"
+        "Content-Length: %d\r\n\r\n" % (s.key, len(body))).encode()
+gone = _socket.create_connection(("127.0.0.1", s.port))
+gone.sendall(head + body)
+_time.sleep(0.5)  # the poll is suspended on the server now
+gone.close()
+_time.sleep(0.2)
+late = s.submit(tok, {"name": "after-the-poller-left"}).json["executions"][0]["id"]
+_time.sleep(0.5)  # the submit wakes the dead poll first
+got = [c["execution_id"] for c in s.claim(slots=1, wait_s=0, orc="host-b").json["claims"]]
+check(got == [late], "a poll whose caller left took nothing: the next claimer gets the job (%r)" % got)
 finish()
