@@ -81,6 +81,12 @@ def main():
         check(b3["output"]["value"] == "" and b3["output"]["status"] == 0,
               f"unset variable in bash: {b3['output']}")
         check(results["p3_forbidden.py"]["output"]["status_code"] == 403, "python 403")
+        # the orchestrator found this host's runtimes (node, jq and curl are here: all four)
+        # and every job above was claimed by asking for them
+        check('"runtimes":"[\\"bash\\",\\"sh\\",\\"python\\",\\"node\\"]"' in c.orc_log(),
+              "orchestrator log lacks the runtimes it offers:\n" + c.orc_log()[:2000])
+        j = c.job(last["b1_input_output.sh"]["id"])
+        check("waiting_reason" not in j, f"finished job has a waiting reason: {j}")
     print(f"ok: {len(cc.CASES)} Cronium-style scripts through a real orchestrator "
           f"({sum(r for _, r, _, _ in cc.CASES)} jobs)")
 
