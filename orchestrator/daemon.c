@@ -129,6 +129,32 @@ static int open_log(const char *path, jc_err *err) {
     return 0;
 }
 
+/* ---- runtimes ------------------------------------------------------------------------ */
+
+/* Which runtimes this host can run: each interpreter looked up, as the sandbox does, in
+ * /usr/local/bin:/usr/bin:/bin of the host root (the sandbox's root). */
+static void detect_runtimes(jc_orc *orc) {
+    static const char *const rt[][2] = {
+        {"bash", "bash"}, {"sh", "sh"}, {"python", "python3"}, {"node", "node"}};
+    static const char *const dirs[] = {"/usr/local/bin", "/usr/bin", "/bin"};
+    size_t len = 0;
+    orc->runtimes[len++] = '[';
+    for (size_t i = 0; i < sizeof(rt) / sizeof(rt[0]); i++) {
+        bool found = false;
+        for (size_t d = 0; d < 3 && !found; d++) {
+            char path[64];
+            struct stat st;
+            snprintf(path, sizeof(path), "%s/%s", dirs[d], rt[i][1]);
+            found = stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 0111);
+        }
+        if (found)
+            len += (size_t)snprintf(orc->runtimes + len, sizeof(orc->runtimes) - len, "%s\"%s\"",
+                                    len > 1 ? "," : "", rt[i][0]);
+    }
+    snprintf(orc->runtimes + len, sizeof(orc->runtimes) - len, "]");
+    jc_log(JC_LOG_INFO, "runtimes offered", "runtimes", orc->runtimes, NULL);
+}
+
 /* ---- claims -------------------------------------------------------------------------- */
 
 static void maybe_claim(jc_orc *orc);
@@ -212,9 +238,9 @@ static void maybe_claim(jc_orc *orc) {
         return;
     if (free_slots > 64)
         free_slots = 64;
-    char body[64];
-    snprintf(body, sizeof(body), "{\"slots\":%" PRId64 ",\"wait_s\":%" PRId64 "}", free_slots,
-             orc->cfg->claim_wait_s);
+    char body[160];
+    snprintf(body, sizeof(body), "{\"slots\":%" PRId64 ",\"wait_s\":%" PRId64 ",\"runtimes\":%s}",
+             free_slots, orc->cfg->claim_wait_s, orc->runtimes);
     jc_http_opts o = {.method = "POST",
                       .path = "/internal/v1/claims",
                       .body = body,
@@ -284,9 +310,10 @@ static void on_beat_timer(jc_timer *t, void *data) {
         if (jc_exe_running(e))
             json_array_append_new(running, json_string(jc_exe_id(e)));
     _cleanup_json_ json_t *b =
-        json_pack("{s:I, s:I, s:o, s:o, s:s}", "slots_total", (json_int_t)orc->cfg->slots,
+        json_pack("{s:I, s:I, s:o, s:o, s:s, s:o*}", "slots_total", (json_int_t)orc->cfg->slots,
                   "slots_free", (json_int_t)(orc->cfg->slots - (int64_t)orc->slots_busy), "running",
-                  running, "profiles", jc_orc_profiles_names(orc->profiles), "version", JC_VERSION);
+                  running, "profiles", jc_orc_profiles_names(orc->profiles), "version", JC_VERSION,
+                  "runtimes", json_loads(orc->runtimes, 0, NULL));
     _cleanup_free_ char *text = b ? json_dumps(b, JSON_COMPACT) : NULL;
     if (!text) {
         jc_timer_arm(orc->beat_timer, BEAT_MS);
@@ -523,6 +550,7 @@ int jc_orc_run(jc_orc_config *cfg) {
         goto fail;
     if (!(orc->profiles = jc_orc_profiles_load(cfg->profile_dir, &err)))
         goto fail;
+    detect_runtimes(orc);
     jc_sandbox_engine_config ec = {
         .init_path = cfg->init_path[0] ? cfg->init_path : NULL,
         .uid_base = (uint32_t)cfg->uid_base,

@@ -46,6 +46,8 @@ typedef struct jc_orc {
     jc_spool spool;
     char id[65];
     char ring_path[4096];
+    /* the runtimes this host offers, found at start: a JSON array, e.g. ["bash","sh"] */
+    char runtimes[64];
 
     /* the runtime API, resolved once */
     struct sockaddr_storage runtime_addr;

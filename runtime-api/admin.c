@@ -196,6 +196,19 @@ static int get_job(jc_req *req, jc_err *err) {
         return -1;
     json_t *o = job_with_executions(api, &job, err);
     jc_schedule_annotate(api, job.id, o);
+    /* queued for a runtime no live orchestrator offers: live is heard from within one
+     * lease or 30 s (three orchestrator heartbeats), whichever is longer */
+    const char *rt = json_string_value(json_object_get(job.spec, "runtime"));
+    bool offered = true;
+    int64_t live_ms = api->cfg->lease_s * 1000 > 30000 ? api->cfg->lease_s * 1000 : 30000;
+    if (o && job.status == JC_EXE_QUEUED && rt &&
+        jc_store_runtime_offered(api->store, rt, jc_time_now_ms() - live_ms, &offered, err) < 0) {
+        json_decref(o);
+        o = NULL;
+    }
+    if (o && !offered)
+        json_object_set_new(o, "waiting_reason",
+                            json_sprintf("no orchestrator offers the %s runtime", rt));
     jc_job_clear(&job);
     return o ? jc_reply_json(req, 200, o, err) : -1;
 }

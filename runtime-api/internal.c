@@ -19,11 +19,30 @@ static int64_t lease_ms(jc_api *api) {
     return api->cfg->lease_s * 1000;
 }
 
+/* "runtimes" of a heartbeat or a claim: absent, or an array of distinct runtime names. */
+static bool runtimes_valid(const json_t *v) {
+    static const char *const known[] = {"bash", "sh", "python", "node", NULL};
+    if (!json_is_array(v) || json_array_size(v) > 4)
+        return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) {
+        bool ok = false;
+        for (size_t k = 0; json_is_string(x) && known[k]; k++)
+            ok = ok || strcmp(known[k], json_string_value(x)) == 0;
+        for (size_t j = 0; ok && j < i; j++)
+            ok = !json_equal(json_array_get(v, j), x);
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
-    json_t *b = jc_req_json_object(
-        req,
-        (const char *const[]){"slots_total", "slots_free", "running", "profiles", "version", NULL},
-        err);
+    json_t *b = jc_req_json_object(req,
+                                   (const char *const[]){"slots_total", "slots_free", "running",
+                                                         "profiles", "version", "runtimes", NULL},
+                                   err);
     if (!b)
         return -1;
     const char *ints[] = {"slots_total", "slots_free"};
@@ -47,6 +66,11 @@ static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
             return jc_err_field(err, JC_E_INVALID, arrays[i], "%s must be an array of strings",
                                 arrays[i]);
     }
+    json_t *rts = json_object_get(b, "runtimes");
+    if (rts && !runtimes_valid(rts))
+        return jc_err_field(err, JC_E_INVALID, "runtimes",
+                            "runtimes must be an array of distinct runtime names (bash, sh, "
+                            "python, node)");
     json_t *ver = json_object_get(b, "version");
     if (ver && (!json_is_string(ver) || json_string_length(ver) > 64))
         return jc_err_field(err, JC_E_INVALID, "version", "version must be a short string");
@@ -61,7 +85,10 @@ static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
 
 typedef struct claim_wait {
     int64_t slots;
-    int64_t deadline; /* wall clock ms */
+    int64_t deadline;        /* wall clock ms */
+    bool any_runtime;        /* the claim named no runtimes */
+    const char *runtimes[5]; /* NULL-terminated, into names[] */
+    char names[4][8];
 } claim_wait;
 
 static json_t *claim_json(const jc_claim *c) {
@@ -85,7 +112,8 @@ static int post_claims(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     claim_wait *w = jc_req_state(req);
     if (!w) {
-        json_t *b = jc_req_json_object(req, (const char *const[]){"slots", "wait_s", NULL}, err);
+        json_t *b = jc_req_json_object(
+            req, (const char *const[]){"slots", "wait_s", "runtimes", NULL}, err);
         if (!b)
             return -1;
         json_t *slots = json_object_get(b, "slots");
@@ -100,6 +128,19 @@ static int post_claims(jc_req *req, jc_err *err) {
         w = calloc(1, sizeof(*w));
         if (!w)
             return jc_err_sys(err, ENOMEM, "claims");
+        json_t *rts = json_object_get(b, "runtimes");
+        if (rts && !runtimes_valid(rts)) {
+            free(w);
+            return jc_err_field(err, JC_E_INVALID, "runtimes",
+                                "runtimes must be an array of distinct runtime names (bash, sh, "
+                                "python, node)");
+        }
+        w->any_runtime = rts == NULL;
+        for (size_t i = 0; rts && i < json_array_size(rts); i++) {
+            snprintf(w->names[i], sizeof(w->names[i]), "%s",
+                     json_string_value(json_array_get(rts, i)));
+            w->runtimes[i] = w->names[i];
+        }
         w->slots = json_integer_value(slots);
         w->deadline = jc_time_now_ms() + (wait ? json_integer_value(wait) : 0) * 1000;
         jc_req_set_state(req, w, free);
@@ -116,8 +157,9 @@ static int post_claims(jc_req *req, jc_err *err) {
         jc_claim *claims;
         size_t n;
         int64_t next_due;
-        if (jc_store_claim(api->store, jc_req_orchestrator(req), (size_t)w->slots, now,
-                           lease_ms(api), &claims, &n, &next_due, err) < 0)
+        if (jc_store_claim_runtimes(api->store, jc_req_orchestrator(req),
+                                    w->any_runtime ? NULL : w->runtimes, (size_t)w->slots, now,
+                                    lease_ms(api), &claims, &n, &next_due, err) < 0)
             return -1;
         if (n > 0 || now >= w->deadline) {
             json_t *arr = json_array();

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jobcell/auth.h"
+#include "jobcell/cleanup.h"
 #include "jobcell/random.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
@@ -322,6 +323,13 @@ fail:
 
 int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int64_t now,
                    int64_t lease_ms, jc_claim **out, size_t *n, int64_t *next_due, jc_err *err) {
+    return jc_store_claim_runtimes(st, orchestrator_id, NULL, slots, now, lease_ms, out, n,
+                                   next_due, err);
+}
+
+int jc_store_claim_runtimes(jc_store *st, const char *orchestrator_id, const char *const *runtimes,
+                            size_t slots, int64_t now, int64_t lease_ms, jc_claim **out, size_t *n,
+                            int64_t *next_due, jc_err *err) {
     /* The claim is one UPDATE … RETURNING per slot inside one BEGIN IMMEDIATE: the
      * subquery picks the first claimable row in claim order, and no other writer can run
      * between that pick and the update. */
@@ -329,6 +337,8 @@ int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int6
         "UPDATE executions SET status = 1, orchestrator_id = ?1, lease_token = ?2,"
         " lease_expires_at = ?3, claimed_at = ?4"
         " WHERE seq = (SELECT seq FROM executions WHERE status = 0 AND sched <= ?4"
+        " AND (?5 IS NULL OR (SELECT json_extract(jobs.spec, '$.runtime') FROM jobs"
+        " WHERE jobs.id = executions.job_id) IN (SELECT value FROM json_each(?5)))"
         " ORDER BY priority DESC, sched, seq LIMIT 1) RETURNING id";
     static const char sql_due[] = "SELECT min(sched) FROM executions WHERE status = 0";
     *out = NULL;
@@ -337,6 +347,15 @@ int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int6
         *next_due = 0;
     if (slots == 0)
         return 0;
+    _cleanup_json_ json_t *offer = NULL;
+    if (runtimes) {
+        offer = json_array();
+        for (size_t i = 0; offer && runtimes[i]; i++)
+            if (json_array_append_new(offer, json_string(runtimes[i])) < 0)
+                return jc_err_sys(err, ENOMEM, "store: claims");
+        if (!offer)
+            return jc_err_sys(err, ENOMEM, "store: claims");
+    }
     jc_claim *v = calloc(slots, sizeof(*v));
     if (!v)
         return jc_err_sys(err, ENOMEM, "store: claims");
@@ -354,7 +373,8 @@ int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int6
         if (jc_random_lease_token(token, sizeof(token), err) < 0)
             goto fail;
         sqlite3_stmt *s = jc_sq_prep(c, sql_claim, err);
-        if (!s || jc_sq_bind(c, s, err, "ssii", orchestrator_id, token, now + lease_ms, now) < 0)
+        if (!s ||
+            jc_sq_bind(c, s, err, "ssiij", orchestrator_id, token, now + lease_ms, now, offer) < 0)
             goto fail;
         int r = jc_sq_step(c, s, err);
         if (r == 1)
@@ -657,4 +677,23 @@ int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const 
     if (!s || jc_sq_bind(c, s, err, "sji", orchestrator_id, info, now) < 0)
         return -1;
     return jc_sq_run(c, s, err);
+}
+
+int jc_store_runtime_offered(jc_store *st, const char *runtime, int64_t since, bool *offered,
+                             jc_err *err) {
+    static const char sql[] =
+        "SELECT 1 FROM orchestrators WHERE last_seen >= ?1 AND (json_type(info, '$.runtimes')"
+        " IS NULL OR EXISTS (SELECT 1 FROM json_each(info, '$.runtimes') WHERE value = ?2))"
+        " LIMIT 1";
+    *offered = false;
+    conn *c = jc_sq_conn(st, err);
+    sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
+    if (!s || jc_sq_bind(c, s, err, "is", since, runtime) < 0)
+        return -1;
+    int r = jc_sq_step(c, s, err);
+    sqlite3_reset(s);
+    if (r < 0)
+        return -1;
+    *offered = r == 1;
+    return 0;
 }

@@ -198,6 +198,12 @@ void jc_claims_free(jc_claim *v, size_t n);
  * 0 when none, so a waiting claimer knows when to look again. */
 int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int64_t now,
                    int64_t lease_ms, jc_claim **out, size_t *n, int64_t *next_due, jc_err *err);
+/* The same, for an orchestrator that can run only some runtimes: `runtimes` (NULL:
+ * every runtime) is a NULL-terminated list of runtime names; an execution whose job asks
+ * for another runtime is never handed out and stays queued. */
+int jc_store_claim_runtimes(jc_store *st, const char *orchestrator_id, const char *const *runtimes,
+                            size_t slots, int64_t now, int64_t lease_ms, jc_claim **out, size_t *n,
+                            int64_t *next_due, jc_err *err);
 
 /* Fencing: every call below names the execution, the orchestrator calling (NULL: not
  * checked) and the lease token it holds. A token that is not the execution's current one,
@@ -232,6 +238,11 @@ int jc_store_extend_leases(jc_store *st, int64_t now, int64_t by_ms, size_t *n, 
 /* Remember an orchestrator's last heartbeat (info: its heartbeat body). */
 int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const json_t *info,
                                int64_t now, jc_err *err);
+/* Whether an orchestrator heard from at or after `since` offers `runtime`: one whose last
+ * heartbeat listed it in "runtimes", or one whose heartbeat had no "runtimes" (it claims
+ * every runtime). */
+int jc_store_runtime_offered(jc_store *st, const char *runtime, int64_t since, bool *offered,
+                             jc_err *err);
 
 /* ---- logs ----------------------------------------------------------------------------- */
 

@@ -10,3 +10,8 @@ if(TARGET jobcell-api AND JC_PYTHON3)
   set_tests_properties(runtime_api PROPERTIES LABELS "integration;runtime" TIMEOUT 300
     ENVIRONMENT "JC_SOURCE_DIR=${PROJECT_SOURCE_DIR};JC_BUILD_DIR=${PROJECT_BINARY_DIR}")
 endif()
+if(TARGET jobcell-api AND JC_PYTHON3)
+  add_test(NAME runtime_api_offer COMMAND ${JC_PYTHON3} ${CMAKE_CURRENT_LIST_DIR}/test_runtime_offer.py)
+  set_tests_properties(runtime_api_offer PROPERTIES LABELS "integration;runtime" TIMEOUT 120
+    ENVIRONMENT "JC_SOURCE_DIR=${PROJECT_SOURCE_DIR};JC_BUILD_DIR=${PROJECT_BINARY_DIR}")
+endif()
