@@ -247,7 +247,8 @@ static int tls_start(conn *c) {
     if (!c->ssl || SSL_set_fd(c->ssl, c->ufd) != 1)
         return -1;
     unsigned char ip[16];
-    bool literal = inet_pton(AF_INET, p->tls_host, ip) == 1 || inet_pton(AF_INET6, p->tls_host, ip) == 1;
+    bool literal =
+        inet_pton(AF_INET, p->tls_host, ip) == 1 || inet_pton(AF_INET6, p->tls_host, ip) == 1;
     if (literal) { /* an address: checked against the certificate's IP entries, no SNI */
         if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(c->ssl), p->tls_host) != 1)
             return -1;
@@ -308,15 +309,10 @@ static ssize_t tls_fill(conn *c, buf *b) {
         return r;
     }
     switch (SSL_get_error(c->ssl, r)) {
-    case SSL_ERROR_WANT_READ:
-        return -1;
-    case SSL_ERROR_WANT_WRITE:
-        c->r_want_w = true;
-        return -1;
-    case SSL_ERROR_ZERO_RETURN: /* close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */
-        return 0;
-    default:
-        return -2;
+    case SSL_ERROR_WANT_READ: return -1;
+    case SSL_ERROR_WANT_WRITE: c->r_want_w = true; return -1;
+    case SSL_ERROR_ZERO_RETURN: /* close_notify, or EOF (SSL_OP_IGNORE_UNEXPECTED_EOF) */ return 0;
+    default: return -2;
     }
 }
 

@@ -116,16 +116,17 @@ static void test_url_parsing(void **state) {
         jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port, NULL, NULL), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8081);
-    assert_int_equal(jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL, NULL),
-                     0);
+    assert_int_equal(
+        jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL, NULL), 0);
     assert_string_equal(host, "api.local");
     assert_int_equal(port, 80);
-    assert_int_equal(jc_orc_parse_http_url("http://[::1]:9", host, sizeof(host), &port, NULL, NULL), 0);
+    assert_int_equal(jc_orc_parse_http_url("http://[::1]:9", host, sizeof(host), &port, NULL, NULL),
+                     0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 9);
     bool tls = false;
-    assert_int_equal(jc_orc_parse_http_url("https://api.local", host, sizeof(host), &port, &tls, NULL),
-                     0);
+    assert_int_equal(
+        jc_orc_parse_http_url("https://api.local", host, sizeof(host), &port, &tls, NULL), 0);
     assert_string_equal(host, "api.local");
     assert_int_equal(port, 443);
     assert_true(tls);
@@ -135,8 +136,10 @@ static void test_url_parsing(void **state) {
                      -1);
     assert_int_equal(jc_orc_parse_http_url("https://h:1?x", host, sizeof(host), &port, NULL, NULL),
                      -1);
-    assert_int_equal(jc_orc_parse_http_url("http://h:99999", host, sizeof(host), &port, NULL, NULL), -1);
-    assert_int_equal(jc_orc_parse_http_url("http://h:1/x", host, sizeof(host), &port, NULL, NULL), -1);
+    assert_int_equal(jc_orc_parse_http_url("http://h:99999", host, sizeof(host), &port, NULL, NULL),
+                     -1);
+    assert_int_equal(jc_orc_parse_http_url("http://h:1/x", host, sizeof(host), &port, NULL, NULL),
+                     -1);
     assert_int_equal(jc_orc_parse_http_url("ftp://h", host, sizeof(host), &port, NULL, NULL), -1);
     assert_int_equal(jc_orc_split_hostport("127.0.0.1:0", host, sizeof(host), &port, NULL), 0);
     assert_int_equal(port, 0);
