@@ -170,6 +170,7 @@ static void refuse(conn *c) {
     c->ufd = -1;
     SSL_free(c->ssl);
     c->ssl = NULL;
+    ERR_clear_error(); /* leave nothing behind for the next user of OpenSSL on this thread */
     c->handshaking = false;
     c->ssl_shut = false;
     c->connecting = false;

@@ -93,8 +93,8 @@ static void serve_http(SSL *s) {
         while ((end = strstr(req, "\r\n\r\n"))) {
             size_t len = (size_t)(end + 4 - req);
             char resp[8192];
-            int h = snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n",
-                             len);
+            int h =
+                snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n", len);
             memcpy(resp + h, req, len);
             if (SSL_write(s, resp, h + (int)len) <= 0)
                 return;
@@ -194,8 +194,8 @@ static void on_tick(jc_timer *t, void *data) {
 static void relay_start(run *r, const struct sockaddr_in *up, const char *host) {
     r->loop = jc_loop_new(NULL);
     r->lfd = listen_on(&r->c.job_addr);
-    r->p = jc_proxy_new(r->loop, r->lfd, (const struct sockaddr *)up, sizeof(*up), 16, &r->st,
-                        NULL);
+    r->p =
+        jc_proxy_new(r->loop, r->lfd, (const struct sockaddr *)up, sizeof(*up), 16, &r->st, NULL);
     assert_non_null(r->p);
     jc_err err = {0};
     SSL_CTX *tls = jc_proxy_tls_ctx(path("ca.pem"), &err);
