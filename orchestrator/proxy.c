@@ -362,6 +362,21 @@ static int tls_pump(conn *c) {
     return 0;
 }
 
+/* tls_pump, then pass what came to the job; again while OpenSSL holds decrypted bytes of a
+ * record the buffer had no room for (the socket will not wake us for those; one more round
+ * takes the rest of the record). -2: the upstream broke; -3: the job's side broke. */
+static int tls_move(conn *c) {
+    for (int i = 0; i < 4; i++) {
+        if (tls_pump(c) < 0)
+            return -2;
+        if (c->u2c.len > 0 && flush(c->cfd, &c->u2c, &c->p->stats->bytes_down) < 0)
+            return -3;
+        if (c->u_eof || c->u2c.len > 0 || SSL_pending(c->ssl) == 0)
+            break;
+    }
+    return 0;
+}
+
 static void on_client(jc_watch *w, int fd, uint32_t ev, void *data) {
     (void)w;
     conn *c = data;
@@ -386,13 +401,14 @@ static void on_client(jc_watch *w, int fd, uint32_t ev, void *data) {
     }
     /* forward at once rather than on the next turn */
     if (c->ssl && !c->handshaking) {
-        if (tls_pump(c) < 0) {
-            refuse(c);
-            settle(c);
+        int m = tls_move(c);
+        if (m == -3) {
+            conn_close(c);
             return;
         }
-        if (c->u2c.len > 0 && flush(fd, &c->u2c, &c->p->stats->bytes_down) < 0) {
-            conn_close(c);
+        if (m == -2) {
+            refuse(c);
+            settle(c);
             return;
         }
     } else if (!c->ssl && c->ufd >= 0 && !c->connecting && c->c2u.len > 0 &&
@@ -432,15 +448,13 @@ static void on_upstream(jc_watch *w, int fd, uint32_t ev, void *data) {
             settle(c);
             return;
         }
-        if (!c->handshaking && tls_pump(c) < 0) {
-            refuse(c);
-            settle(c);
-            return;
-        }
-        if (c->u2c.len > 0 && flush(c->cfd, &c->u2c, &c->p->stats->bytes_down) < 0) {
+        int m = c->handshaking ? 0 : tls_move(c);
+        if (m == -3) {
             conn_close(c);
             return;
         }
+        if (m == -2)
+            refuse(c);
         settle(c);
         return;
     }

@@ -2,8 +2,9 @@
  * A throwaway CA and certificates are made with the openssl program at test time. Checked:
  * two HTTP requests on one kept-alive connection relayed exactly both ways; 200 kB each
  * way (more than the relay's buffers) with the job's half-close passed on as close_notify;
- * the upstream closing shows the job EOF; a certificate from an untrusted CA and one for
- * another host name each give the job the JSON 503. The loop runs on the main thread; the
+ * the upstream closing shows the job EOF; a 300 kB answer reaches a job that reads late
+ * (back-pressure with decrypted bytes held inside OpenSSL); a certificate from an untrusted CA and
+ * one for another host name each give the job the JSON 503. The loop runs on the main thread; the
  * job's client and the TLS server are threads. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -72,7 +73,7 @@ static char *path(const char *name) {
 
 /* ---- the TLS upstream ---------------------------------------------------------------- */
 
-enum mode { ECHO, HTTP };
+enum mode { ECHO, HTTP, BIG };
 static int up_fd;
 static enum mode up_mode;
 static SSL_CTX *up_ctx;
@@ -109,6 +110,27 @@ static void serve_http(SSL *s) {
     }
 }
 
+/* BIG: after the request, 300 kB in 10,000-byte TLS records (the relay's buffer ends in
+ * the middle of one, so OpenSSL holds bytes the socket no longer signals), then close. */
+#define BIG_LEN 300000
+static char big_body[BIG_LEN];
+static void serve_big(SSL *s) {
+    char req[1024];
+    size_t n = 0;
+    while (n < sizeof(req) - 1) {
+        int r = SSL_read(s, req + n, (int)(sizeof(req) - 1 - n));
+        if (r <= 0)
+            return;
+        n += (size_t)r;
+        req[n] = '\0';
+        if (strstr(req, "\r\n\r\n"))
+            break;
+    }
+    for (size_t off = 0; off < BIG_LEN; off += 10000)
+        if (SSL_write(s, big_body + off, 10000) != 10000)
+            return;
+}
+
 static void serve_echo(SSL *s) {
     char buf[16384];
     int r;
@@ -132,6 +154,8 @@ static void *tls_server(void *arg) {
             atomic_fetch_add(&up_handshakes, 1);
             if (up_mode == ECHO)
                 serve_echo(s);
+            else if (up_mode == BIG)
+                serve_big(s);
             else
                 serve_http(s);
             SSL_shutdown(s);
@@ -324,6 +348,36 @@ static void test_large_both_ways_and_half_close(void **state) {
     assert_int_equal(atomic_load(&up_close_notify), 1);
 }
 
+static void *client_slow_reader(void *arg) {
+    ctx *c = arg;
+    int fd = connect_to(&c->job_addr);
+    CHECK(write(fd, req1, strlen(req1)) == (ssize_t)strlen(req1));
+    usleep(300 * 1000); /* let the relay's buffer and the socket buffers fill */
+    char *got = malloc(BIG_LEN + 1);
+    size_t n = read_all(fd, got, BIG_LEN + 1);
+    CHECK(n == BIG_LEN);
+    CHECK(memcmp(got, big_body, BIG_LEN) == 0);
+    free(got);
+    close(fd);
+    atomic_store(&c->done, 1);
+    return NULL;
+}
+
+static void test_large_answer_to_a_slow_reader(void **state) {
+    (void)state;
+    for (size_t i = 0; i < BIG_LEN; i++)
+        big_body[i] = (char)(i * 13 + 5);
+    struct sockaddr_in up;
+    pthread_t srv = server_start("server.pem", "server.key", BIG, &up);
+    run r = {0};
+    relay_start(&r, &up, "localhost");
+    relay_run(&r, client_slow_reader);
+    assert_int_equal(r.c.result, 0);
+    assert_int_equal(r.st.bytes_down, BIG_LEN);
+    relay_stop(&r);
+    server_stop(srv);
+}
+
 static void *client_503(void *arg) {
     ctx *c = arg;
     int fd = connect_to(&c->job_addr);
@@ -409,6 +463,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keepalive_and_upstream_close),
         cmocka_unit_test(test_large_both_ways_and_half_close),
+        cmocka_unit_test(test_large_answer_to_a_slow_reader),
         cmocka_unit_test(test_untrusted_ca_gives_503),
         cmocka_unit_test(test_wrong_host_gives_503),
         cmocka_unit_test(test_bad_ca_file_refused),
