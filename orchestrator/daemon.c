@@ -101,8 +101,14 @@ static int mkdir_p(const char *path, mode_t mode, jc_err *err) {
 static int resolve_runtime(jc_orc *orc, jc_err *err) {
     char host[256], port[8];
     uint16_t p;
-    if (jc_orc_parse_http_url(orc->cfg->runtime_url, host, sizeof(host), &p, err) < 0)
+    bool tls;
+    if (jc_orc_parse_http_url(orc->cfg->runtime_url, host, sizeof(host), &p, &tls, err) < 0)
         return -1;
+    if (tls) { /* one context for every relayed connection, made at start */
+        if (!(orc->runtime_tls = jc_proxy_tls_ctx(orc->cfg->runtime_ca_file, err)))
+            return -1;
+        snprintf(orc->runtime_host, sizeof(orc->runtime_host), "%s", host);
+    }
     snprintf(port, sizeof(port), "%u", p);
     struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
     struct addrinfo *ai = NULL;
@@ -646,6 +652,7 @@ out:
     jc_sandbox_engine_free(orc->engine);
     jc_orc_profiles_free(orc->profiles);
     jc_jwt_keyring_free(orc->ring);
+    SSL_CTX_free(orc->runtime_tls);
     free(orc);
     return status;
 }

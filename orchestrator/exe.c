@@ -620,6 +620,11 @@ static void on_setup(jc_watch *w, int fd, uint32_t ev, void *data) {
         e->proxy =
             jc_proxy_new(e->orc->loop, lfd, (struct sockaddr *)&e->orc->runtime_addr,
                          e->orc->runtime_addr_len, JC_PROXY_MAX_CONNS, &e->orc->m.proxy, &err);
+        if (e->proxy && e->orc->runtime_tls &&
+            jc_proxy_set_tls(e->proxy, e->orc->runtime_tls, e->orc->runtime_host, &err) < 0) {
+            jc_proxy_free(e->proxy); /* never fall back to plain text */
+            e->proxy = NULL;
+        }
         if (!e->proxy)
             jc_log(JC_LOG_ERROR, "runtime relay failed to start", "exe", e->id, "error", err.msg,
                    NULL);

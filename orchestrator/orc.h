@@ -52,6 +52,8 @@ typedef struct jc_orc {
     /* the runtime API, resolved once */
     struct sockaddr_storage runtime_addr;
     socklen_t runtime_addr_len;
+    SSL_CTX *runtime_tls;   /* an https runtime API: the shared client context, else NULL */
+    char runtime_host[256]; /* the name its certificate must carry */
 
     jc_exe *slot[JC_ORC_MAX_SLOTS]; /* the execution holding each slot (its sandbox) */
     unsigned slots_busy;

@@ -14,7 +14,9 @@ static const jc_cfg_field fields[] = {
     F("server_url", JC_CFG_STRING, server_url, "http://127.0.0.1:8080", 0, 0,
       "the API server's internal API (admin and internal listener)"),
     F("runtime_url", JC_CFG_STRING, runtime_url, "http://127.0.0.1:8081", 0, 0,
-      "the API server's runtime API, where jobs' runtime calls are relayed"),
+      "the API server's runtime API, where jobs' runtime calls are relayed (http:// or https://)"),
+    F("runtime_ca_file", JC_CFG_STRING, runtime_ca_file, "", 0, 0,
+      "PEM CA certificates to trust for an https:// runtime_url instead of the system store"),
     F("internal_key", JC_CFG_SECRET, internal_key, NULL, 0, 0,
       "the internal API key shared with the API server (give internal_key_file)"),
     F("keyring_file", JC_CFG_STRING, keyring_file, "/etc/jobcell/jwt-keys.json", 0, 0,
@@ -86,16 +88,14 @@ int jc_orc_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *p
     return 0;
 }
 
-int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t *port,
+int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t *port, bool *tls,
                           jc_err *err) {
-    if (strncmp(url, "https://", 8) == 0)
-        return jc_err_set(err, JC_E_CONFIG,
-                          "%s: https is not supported for the runtime relay yet; use http:// "
-                          "on a trusted network or a local TLS proxy",
-                          url);
-    if (strncmp(url, "http://", 7) != 0)
-        return jc_err_set(err, JC_E_CONFIG, "%s: expected an http:// URL", url);
-    const char *hp = url + 7;
+    bool https = strncmp(url, "https://", 8) == 0;
+    if (!https && strncmp(url, "http://", 7) != 0)
+        return jc_err_set(err, JC_E_CONFIG, "%s: expected an http:// or https:// URL", url);
+    if (tls)
+        *tls = https;
+    const char *hp = url + (https ? 8 : 7);
     size_t n = strcspn(hp, "/");
     if (hp[n] == '/' && hp[n + 1] != '\0')
         return jc_err_set(err, JC_E_CONFIG, "%s: the runtime URL takes no path", url);
@@ -104,6 +104,9 @@ int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t 
         return jc_err_set(err, JC_E_CONFIG, "%s: bad host", url);
     memcpy(buf, hp, n);
     buf[n] = '\0';
+    for (size_t i = 0; i < n; i++) /* no user info, query, fragment or spaces */
+        if (buf[i] <= ' ' || buf[i] >= 0x7f || strchr("@?#", buf[i]))
+            return jc_err_set(err, JC_E_CONFIG, "%s: bad host", url);
     bool has_port = buf[0] == '[' ? strstr(buf, "]:") != NULL : strchr(buf, ':') != NULL;
     if (!has_port) {
         if (buf[0] == '[') {
@@ -117,7 +120,7 @@ int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t 
                 return jc_err_set(err, JC_E_CONFIG, "%s: bad host", url);
             memcpy(host, buf, n + 1);
         }
-        *port = 80;
+        *port = https ? 443 : 80;
         return 0;
     }
     if (jc_orc_split_hostport(buf, host, hostlen, port, err) < 0)
@@ -157,8 +160,15 @@ int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
                             "server_url must be an http:// or https:// URL");
     char host[256];
     uint16_t port;
-    if (jc_orc_parse_http_url(c->runtime_url, host, sizeof(host), &port, err) < 0)
+    bool tls;
+    if (jc_orc_parse_http_url(c->runtime_url, host, sizeof(host), &port, &tls, err) < 0)
         return jc_err_prefix(err, "runtime_url");
+    if (c->runtime_ca_file[0] && c->runtime_ca_file[0] != '/')
+        return jc_err_field(err, JC_E_CONFIG, "runtime_ca_file",
+                            "runtime_ca_file must be an absolute path");
+    if (c->runtime_ca_file[0] && !tls)
+        return jc_err_field(err, JC_E_CONFIG, "runtime_ca_file",
+                            "runtime_ca_file is only used with an https:// runtime_url");
     if (c->admin_listen[0] &&
         jc_orc_split_hostport(c->admin_listen, host, sizeof(host), &port, err) < 0)
         return jc_err_prefix(err, "admin_listen");

@@ -11,6 +11,7 @@
 typedef struct jc_orc_config {
     char *server_url;       /* the internal API, "http://127.0.0.1:8080" */
     char *runtime_url;      /* the runtime API jobs are relayed to */
+    char *runtime_ca_file;  /* PEM CAs for an https runtime_url; empty: the system store */
     jc_secret internal_key; /* internal_key_file */
     char *keyring_file;     /* the execution-token key ring (0600) */
     char *orchestrator_id;  /* empty: generated once into state_dir */
@@ -46,7 +47,9 @@ void jc_orc_config_free(jc_orc_config *c);
 
 /* Split "host:port" ("127.0.0.1:9464", "[::1]:9464"); host gets at most hostlen bytes. */
 int jc_orc_split_hostport(const char *s, char *host, size_t hostlen, uint16_t *port, jc_err *err);
-/* Split an http:// URL into host and port (default 80); https is refused (not supported). */
-int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t *port, jc_err *err);
+/* Split an http:// or https:// URL (no path) into host and port (default 80 or 443); *tls
+ * (may be NULL) tells which. */
+int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t *port, bool *tls,
+                          jc_err *err);
 
 #endif

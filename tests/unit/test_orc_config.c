@@ -82,9 +82,21 @@ static void test_rejections(void **state) {
     char *a4[] = {"x", kf, "--slots", "65", NULL};
     assert_int_equal(jc_orc_config_load(&c, 4, a4, envp, &next, &err), -1);
     jc_orc_config_free(&c);
-    char *a5[] = {"x", kf, "--runtime-url", "https://api.example:8081", NULL};
+    char *a5[] = {"x", kf, "--runtime-url", "ftp://api.example:8081", NULL};
     assert_int_equal(jc_orc_config_load(&c, 4, a5, envp, &next, &err), -1);
-    assert_non_null(strstr(err.msg, "https"));
+    assert_non_null(strstr(err.msg, "runtime_url"));
+    jc_orc_config_free(&c);
+    /* https is accepted; a CA file only with https, and as an absolute path */
+    char *a5b[] = {"x", kf, "--runtime-url", "https://api.example:8443", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a5b, envp, &next, &err), 0);
+    jc_orc_config_free(&c);
+    char *a5c[] = {"x", kf, "--runtime-ca-file", "/etc/ca.pem", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a5c, envp, &next, &err), -1);
+    assert_string_equal(err.field, "runtime_ca_file");
+    jc_orc_config_free(&c);
+    char *a5d[] = {"x", kf, "--runtime-url", "https://h", "--runtime-ca-file", "ca.pem", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 6, a5d, envp, &next, &err), -1);
+    assert_string_equal(err.field, "runtime_ca_file");
     jc_orc_config_free(&c);
     char *a6[] = {"x", kf, "--no-such-thing", "1", NULL};
     assert_int_equal(jc_orc_config_load(&c, 4, a6, envp, &next, &err), -1);
@@ -101,19 +113,34 @@ static void test_url_parsing(void **state) {
     char host[64];
     uint16_t port;
     assert_int_equal(
-        jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port, NULL), 0);
+        jc_orc_parse_http_url("http://127.0.0.1:8081", host, sizeof(host), &port, NULL, NULL), 0);
     assert_string_equal(host, "127.0.0.1");
     assert_int_equal(port, 8081);
-    assert_int_equal(jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL),
-                     0);
+    assert_int_equal(
+        jc_orc_parse_http_url("http://api.local/", host, sizeof(host), &port, NULL, NULL), 0);
     assert_string_equal(host, "api.local");
     assert_int_equal(port, 80);
-    assert_int_equal(jc_orc_parse_http_url("http://[::1]:9", host, sizeof(host), &port, NULL), 0);
+    assert_int_equal(jc_orc_parse_http_url("http://[::1]:9", host, sizeof(host), &port, NULL, NULL),
+                     0);
     assert_string_equal(host, "::1");
     assert_int_equal(port, 9);
-    assert_int_equal(jc_orc_parse_http_url("http://h:99999", host, sizeof(host), &port, NULL), -1);
-    assert_int_equal(jc_orc_parse_http_url("http://h:1/x", host, sizeof(host), &port, NULL), -1);
-    assert_int_equal(jc_orc_parse_http_url("ftp://h", host, sizeof(host), &port, NULL), -1);
+    bool tls = false;
+    assert_int_equal(
+        jc_orc_parse_http_url("https://api.local", host, sizeof(host), &port, &tls, NULL), 0);
+    assert_string_equal(host, "api.local");
+    assert_int_equal(port, 443);
+    assert_true(tls);
+    assert_int_equal(jc_orc_parse_http_url("http://h:1", host, sizeof(host), &port, &tls, NULL), 0);
+    assert_false(tls);
+    assert_int_equal(jc_orc_parse_http_url("https://u@h:1", host, sizeof(host), &port, NULL, NULL),
+                     -1);
+    assert_int_equal(jc_orc_parse_http_url("https://h:1?x", host, sizeof(host), &port, NULL, NULL),
+                     -1);
+    assert_int_equal(jc_orc_parse_http_url("http://h:99999", host, sizeof(host), &port, NULL, NULL),
+                     -1);
+    assert_int_equal(jc_orc_parse_http_url("http://h:1/x", host, sizeof(host), &port, NULL, NULL),
+                     -1);
+    assert_int_equal(jc_orc_parse_http_url("ftp://h", host, sizeof(host), &port, NULL, NULL), -1);
     assert_int_equal(jc_orc_split_hostport("127.0.0.1:0", host, sizeof(host), &port, NULL), 0);
     assert_int_equal(port, 0);
     assert_int_equal(jc_orc_split_hostport("nohost", host, sizeof(host), &port, NULL), -1);
