@@ -95,7 +95,7 @@ class Forwarder:
 
 def main():
     build, source = jcluster.main_args()
-    c = jcluster.Cluster(build, source, slots=2, uid_slot_base=120, name="tls")
+    c = jcluster.Cluster(build, source, slots=2, uid_slot_base=128, name="tls")
     make_certs(c.dir)
     fwd = Forwarder(c.dir, c.rt_port)  # the server's runtime port, before the server starts
     base = c.orc_cmd
