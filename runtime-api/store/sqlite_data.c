@@ -234,16 +234,11 @@ int jc_store_var_list(jc_store *st, const char *owner, jc_variable **out, size_t
     size_t cap = 0;
     int r;
     while ((r = jc_sq_step(c, s, err)) == 1) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 16;
-            jc_variable *nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                sqlite3_reset(s);
-                jc_variables_free(v, *n);
-                *n = 0;
-                return jc_err_sys(err, ENOMEM, "store: variables");
-            }
-            v = nv;
+        if (jc_sq_grow(&v, &cap, *n, sizeof(*v), 16) < 0) {
+            sqlite3_reset(s);
+            jc_variables_free(v, *n);
+            *n = 0;
+            return jc_err_sys(err, ENOMEM, "store: variables");
         }
         memset(&v[*n], 0, sizeof(*v));
         jc_sq_copy(s, 0, v[*n].key, sizeof(v[*n].key));
@@ -318,16 +313,11 @@ int jc_store_token_list(jc_store *st, const char *user, jc_api_token **out, size
     size_t cap = 0;
     int r;
     while ((r = jc_sq_step(c, s, err)) == 1) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 8;
-            jc_api_token *nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                sqlite3_reset(s);
-                free(v);
-                *n = 0;
-                return jc_err_sys(err, ENOMEM, "store: tokens");
-            }
-            v = nv;
+        if (jc_sq_grow(&v, &cap, *n, sizeof(*v), 8) < 0) {
+            sqlite3_reset(s);
+            free(v);
+            *n = 0;
+            return jc_err_sys(err, ENOMEM, "store: tokens");
         }
         token_from_row(s, &v[(*n)++]);
     }

@@ -232,6 +232,25 @@ const char *jc_sq_text(sqlite3_stmt *s, int i) {
     const unsigned char *t = sqlite3_column_text(s, i);
     return t ? (const char *)t : "";
 }
+int jc_sq_grow(void *arrayp, size_t *cap, size_t n, size_t elem, size_t first) {
+    if (n < *cap)
+        return 0;
+    size_t ncap, bytes;
+    if (*cap == 0)
+        ncap = first;
+    else if (__builtin_mul_overflow(*cap, 2, &ncap))
+        return -1;
+    if (__builtin_mul_overflow(ncap, elem, &bytes))
+        return -1;
+    void **p = arrayp;
+    void *nv = realloc(*p, bytes);
+    if (!nv)
+        return -1;
+    *p = nv;
+    *cap = ncap;
+    return 0;
+}
+
 void jc_sq_copy(sqlite3_stmt *s, int i, char *out, size_t outlen) {
     snprintf(out, outlen, "%s", jc_sq_text(s, i));
 }

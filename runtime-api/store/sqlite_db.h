@@ -55,6 +55,10 @@ void jc_sq_rollback(conn *c); /* no-op outside a transaction */
 
 const char *jc_sq_text(sqlite3_stmt *s, int i); /* "" for NULL */
 void jc_sq_copy(sqlite3_stmt *s, int i, char *out, size_t outlen);
+/* Make room in *arrayp (an array of elem-byte items, *cap of them) for item n: doubles the
+ * capacity, starting at `first`. -1 on overflow or allocation failure, the array unchanged
+ * (the caller frees what it holds). */
+int jc_sq_grow(void *arrayp, size_t *cap, size_t n, size_t elem, size_t first);
 json_t *jc_sq_json(sqlite3_stmt *s, int i); /* NULL for NULL */
 
 /* Rows: executions joined with their job (EXE_COLS), jobs joined with their latest

@@ -36,16 +36,11 @@ int jc_store_execution_list(jc_store *st, const char *job_id, jc_execution **out
     jc_execution *v = NULL;
     int r;
     while ((r = jc_sq_step(c, s, err)) == 1) {
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 4;
-            jc_execution *nv = realloc(v, cap * sizeof(*v));
-            if (!nv) {
-                sqlite3_reset(s);
-                jc_executions_free(v, *n);
-                *n = 0;
-                return jc_err_sys(err, ENOMEM, "store: executions");
-            }
-            v = nv;
+        if (jc_sq_grow(&v, &cap, *n, sizeof(*v), 4) < 0) {
+            sqlite3_reset(s);
+            jc_executions_free(v, *n);
+            *n = 0;
+            return jc_err_sys(err, ENOMEM, "store: executions");
         }
         jc_sq_exe_row(st, s, &v[(*n)++]);
     }
