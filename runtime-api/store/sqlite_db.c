@@ -133,9 +133,7 @@ sqlite3_stmt *jc_sq_prep(conn *c, const char *sql, jc_err *err) {
 
 /* Bind by a format: s text (NULL → null), i int64, b blob (ptr, size_t), j json (NULL →
  * null), n null. */
-int jc_sq_bind(conn *c, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
+static int bind_va(sqlite3 *db, sqlite3_stmt *s, jc_err *err, const char *fmt, va_list ap) {
     int rc = SQLITE_OK;
     for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
         switch (*fmt) {
@@ -145,6 +143,11 @@ int jc_sq_bind(conn *c, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
             break;
         }
         case 'i': rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t)); break;
+        case 't': {
+            int64_t v = va_arg(ap, int64_t);
+            rc = v ? sqlite3_bind_int64(s, i, v) : sqlite3_bind_null(s, i);
+            break;
+        }
         case 'b': {
             const void *p = va_arg(ap, const void *);
             size_t n = va_arg(ap, size_t);
@@ -169,10 +172,25 @@ int jc_sq_bind(conn *c, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
         default: rc = SQLITE_MISUSE;
         }
     }
-    va_end(ap);
     if (rc != SQLITE_OK)
-        return jc_sq_fail(c->db, err, "bind");
+        return jc_sq_fail(db, err, "bind");
     return 0;
+}
+
+int jc_sq_bind(conn *c, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = bind_va(c->db, s, err, fmt, ap);
+    va_end(ap);
+    return r;
+}
+
+int jc_sq_bind_db(sqlite3 *db, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    int r = bind_va(db, s, err, fmt, ap);
+    va_end(ap);
+    return r;
 }
 
 /* Step once: 1 a row, 0 done, -1 error. */

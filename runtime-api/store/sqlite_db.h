@@ -40,9 +40,11 @@ struct jc_store {
 conn *jc_sq_conn(jc_store *st, jc_err *err);
 /* A cached statement for a static SQL string, reset and unbound. */
 sqlite3_stmt *jc_sq_prep(conn *c, const char *sql, jc_err *err);
-/* Bind by a format: s text (NULL → null), i int64, b blob (ptr, size_t), j json (NULL →
- * null), n null. */
+/* Bind by a format: s text (NULL → null), i int64, t time in ms (0 → null), b blob (ptr,
+ * size_t), j json (NULL → null), n null. */
 int jc_sq_bind(conn *c, sqlite3_stmt *s, jc_err *err, const char *fmt, ...);
+/* The same on a bare handle (inside jc_sqlite_tx, which hands out the sqlite3 *). */
+int jc_sq_bind_db(sqlite3 *db, sqlite3_stmt *s, jc_err *err, const char *fmt, ...);
 /* Step once: 1 a row, 0 done, -1 error. */
 int jc_sq_step(conn *c, sqlite3_stmt *s, jc_err *err);
 /* Run a statement that returns no rows. */

@@ -4,7 +4,6 @@
  * insert and the schedule's advance commit together. Statements are prepared per call:
  * schedule operations are rare next to claims and log appends. */
 #include <errno.h>
-#include <stdarg.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,36 +38,6 @@ static sqlite3_stmt *prepare(sqlite3 *db, const char *sql, jc_err *err) {
         return NULL;
     }
     return s;
-}
-
-/* Bind by format: s text (NULL → null), i int64, t time (0 → null), j json. */
-static int bind(sqlite3 *db, sqlite3_stmt *s, jc_err *err, const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    int rc = SQLITE_OK;
-    for (int i = 1; *fmt && rc == SQLITE_OK; fmt++, i++) {
-        switch (*fmt) {
-        case 's': {
-            const char *v = va_arg(ap, const char *);
-            rc = v ? sqlite3_bind_text(s, i, v, -1, SQLITE_TRANSIENT) : sqlite3_bind_null(s, i);
-            break;
-        }
-        case 'i': rc = sqlite3_bind_int64(s, i, va_arg(ap, int64_t)); break;
-        case 't': {
-            int64_t v = va_arg(ap, int64_t);
-            rc = v ? sqlite3_bind_int64(s, i, v) : sqlite3_bind_null(s, i);
-            break;
-        }
-        case 'j': {
-            char *text = json_dumps(va_arg(ap, const json_t *), JSON_COMPACT);
-            rc = text ? sqlite3_bind_text(s, i, text, -1, free) : SQLITE_NOMEM;
-            break;
-        }
-        default: rc = SQLITE_MISUSE;
-        }
-    }
-    va_end(ap);
-    return rc == SQLITE_OK ? 0 : db_err(db, err, "bind");
 }
 
 /* 1 a row, 0 done, -1 error. */
@@ -189,7 +158,8 @@ static int create_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
     const jc_schedule *s = ((create_arg *)arg)->s;
     _cleanup_stmt_ sqlite3_stmt *c =
         prepare(db, "SELECT count(*) FROM schedules WHERE owner = ?", err);
-    if (!c || bind(db, c, err, "s", s->owner) < 0 || step(db, c, err, "count schedules") != 1)
+    if (!c || jc_sq_bind_db(db, c, err, "s", s->owner) < 0 ||
+        step(db, c, err, "count schedules") != 1)
         return -1;
     if (sqlite3_column_int64(c, 0) >= JC_SCHEDULES_PER_OWNER)
         return jc_err_set(err, JC_E_CONFLICT, "at most %d schedules per user",
@@ -200,10 +170,10 @@ static int create_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
                 " jitter_s, paused, start_at, end_at, created_at, updated_at, next_tick,"
                 " next_run_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 err);
-    if (!ins ||
-        bind(db, ins, err, "ssssssiiiittiitt", s->id, s->owner, s->name, s->cron, s->timezone, NULL,
-             (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused, s->start_at,
-             s->end_at, s->created_at, s->updated_at, s->next_tick, s->next_run_at) < 0)
+    if (!ins || jc_sq_bind_db(db, ins, err, "ssssssiiiittiitt", s->id, s->owner, s->name, s->cron,
+                              s->timezone, NULL, (int64_t)s->overlap, (int64_t)s->catchup,
+                              s->jitter_s, (int64_t)s->paused, s->start_at, s->end_at,
+                              s->created_at, s->updated_at, s->next_tick, s->next_run_at) < 0)
         return -1;
     _cleanup_free_ char *job = json_dumps(s->job, JSON_COMPACT);
     if (!job || sqlite3_bind_text(ins, 6, job, -1, SQLITE_TRANSIENT) != SQLITE_OK)
@@ -221,7 +191,7 @@ int jc_store_schedule_get(jc_store *st, const char *id, const char *owner, jc_sc
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =
         prepare(db, "SELECT " SCHED_COLS " FROM schedules WHERE id = ?", err);
-    if (!s || bind(db, s, err, "s", id) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "s", id) < 0)
         return -1;
     int r = step(db, s, err, "get schedule");
     if (r < 0)
@@ -250,7 +220,7 @@ int jc_store_schedule_list(jc_store *st, const char *owner, size_t limit, const 
                 "SELECT " SCHED_COLS " FROM schedules WHERE seq > ? AND (?2 IS NULL OR owner = ?2)"
                 " ORDER BY seq LIMIT ?",
                 err);
-    if (!s || bind(db, s, err, "isi", after, owner, (int64_t)limit + 1) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "isi", after, owner, (int64_t)limit + 1) < 0)
         return -1;
     int64_t last = 0;
     if (select_many(db, s, limit, out, n, &last, err) < 0)
@@ -272,9 +242,10 @@ int jc_store_schedule_update(jc_store *st, const jc_schedule *s, int64_t now, jc
                 " next_tick = ?, next_run_at = ?,"
                 " pending_tick = CASE WHEN ?8 THEN NULL ELSE pending_tick END WHERE id = ?",
                 err);
-    if (!u || bind(db, u, err, "sssjiiiittitts", s->name, s->cron, s->timezone, s->job,
-                   (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused,
-                   s->start_at, s->end_at, now, s->next_tick, s->next_run_at, s->id) < 0)
+    if (!u ||
+        jc_sq_bind_db(db, u, err, "sssjiiiittitts", s->name, s->cron, s->timezone, s->job,
+                      (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused,
+                      s->start_at, s->end_at, now, s->next_tick, s->next_run_at, s->id) < 0)
         return -1;
     /* ?8 (paused) is reused in the CASE; the id is then ?14. */
     if (step(db, u, err, "update schedule") < 0)
@@ -288,7 +259,8 @@ int jc_store_schedule_delete(jc_store *st, const char *id, const char *owner, jc
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *d =
         prepare(db, "DELETE FROM schedules WHERE id = ? AND (?2 IS NULL OR owner = ?2)", err);
-    if (!d || bind(db, d, err, "ss", id, owner) < 0 || step(db, d, err, "delete schedule") < 0)
+    if (!d || jc_sq_bind_db(db, d, err, "ss", id, owner) < 0 ||
+        step(db, d, err, "delete schedule") < 0)
         return -1;
     if (sqlite3_changes(db) == 0)
         return jc_err_set(err, JC_E_NOT_FOUND, "no schedule %s", id);
@@ -305,7 +277,7 @@ int jc_store_schedule_due(jc_store *st, int64_t now, size_t limit, jc_schedule *
                 "SELECT " SCHED_COLS " FROM schedules WHERE paused = 0 AND next_run_at <= ?"
                 " ORDER BY next_run_at LIMIT ?",
                 err);
-    if (!s || bind(db, s, err, "ii", now, (int64_t)limit) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "ii", now, (int64_t)limit) < 0)
         return -1;
     return select_many(db, s, limit, out, n, NULL, err);
 }
@@ -317,7 +289,7 @@ int jc_store_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, siz
                                              "SELECT " SCHED_COLS " FROM schedules WHERE"
                                              " pending_tick IS NOT NULL AND paused = 0 LIMIT ?",
                                              err);
-    if (!s || bind(db, s, err, "i", (int64_t)limit) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "i", (int64_t)limit) < 0)
         return -1;
     return select_many(db, s, limit, out, n, NULL, err);
 }
@@ -352,7 +324,7 @@ static int live_runs(sqlite3 *db, const char *id, int64_t *n, jc_err *err) {
                 " JOIN executions e ON e.id = j.latest_exe"
                 " WHERE r.schedule_id = ? AND e.status IN (0, 1, 2)",
                 err);
-    if (!s || bind(db, s, err, "s", id) < 0 || step(db, s, err, "live runs") != 1)
+    if (!s || jc_sq_bind_db(db, s, err, "s", id) < 0 || step(db, s, err, "live runs") != 1)
         return -1;
     *n = sqlite3_column_int64(s, 0);
     return 0;
@@ -365,7 +337,8 @@ static int create_run(jc_store *st, sqlite3 *db, const jc_schedule_fire *f, int6
     _cleanup_stmt_ sqlite3_stmt *s = prepare(
         db, "INSERT INTO schedule_runs (schedule_id, tick, job_id, fired_at) VALUES (?, ?, ?, ?)",
         err);
-    if (!s || bind(db, s, err, "stsi", f->schedule_id, tick, f->job.job_id, f->job.created_at) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "stsi", f->schedule_id, tick, f->job.job_id,
+                            f->job.created_at) < 0)
         return -1;
     return step(db, s, err, "record run") < 0 ? -1 : 0;
 }
@@ -376,7 +349,7 @@ static int fire_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
     a->outcome = JC_FIRE_STALE;
     _cleanup_stmt_ sqlite3_stmt *s = prepare(
         db, "SELECT next_tick, paused, pending_tick, overlap FROM schedules WHERE id = ?", err);
-    if (!s || bind(db, s, err, "s", f->schedule_id) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "s", f->schedule_id) < 0)
         return -1;
     int r = step(db, s, err, "schedule");
     if (r < 0)
@@ -433,15 +406,15 @@ static int fire_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
                     " missed = missed + ?, skipped = skipped + ?, pending_tick = ? WHERE id = ?",
                     err);
         if (!u ||
-            bind(db, u, err, "ttiiits", f->next_tick, f->next_run_at, f->tick, f->missed, skipped,
-                 pending, f->schedule_id) < 0 ||
+            jc_sq_bind_db(db, u, err, "ttiiits", f->next_tick, f->next_run_at, f->tick, f->missed,
+                          skipped, pending, f->schedule_id) < 0 ||
             step(db, u, err, "advance schedule") < 0)
             return -1;
     }
     if (a->outcome == JC_FIRED) {
         _cleanup_stmt_ sqlite3_stmt *u = prepare(
             db, "UPDATE schedules SET fired = fired + 1, pending_tick = ? WHERE id = ?", err);
-        if (!u || bind(db, u, err, "ts", pending, f->schedule_id) < 0 ||
+        if (!u || jc_sq_bind_db(db, u, err, "ts", pending, f->schedule_id) < 0 ||
             step(db, u, err, "count run") < 0)
             return -1;
     }
@@ -524,7 +497,7 @@ int jc_store_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,
                 " JOIN jobs j ON j.id = r.job_id WHERE r.schedule_id = ? ORDER BY r.seq DESC"
                 " LIMIT ?",
                 err);
-    if (!s || bind(db, s, err, "si", schedule_id, (int64_t)limit) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "si", schedule_id, (int64_t)limit) < 0)
         return -1;
     jc_schedule_run *v = calloc(limit ? limit : 1, sizeof(*v));
     if (!v)
@@ -553,7 +526,7 @@ int jc_store_schedule_of_job(jc_store *st, const char *job_id, char schedule_id[
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =
         prepare(db, "SELECT schedule_id, tick FROM schedule_runs WHERE job_id = ?", err);
-    if (!s || bind(db, s, err, "s", job_id) < 0)
+    if (!s || jc_sq_bind_db(db, s, err, "s", job_id) < 0)
         return -1;
     int r = step(db, s, err, "schedule of job");
     if (r < 0)
