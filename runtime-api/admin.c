@@ -126,6 +126,8 @@ static int post_job(jc_req *req, jc_err *err) {
     snprintf(job.latest_execution_id, sizeof(job.latest_execution_id), "%s", exe.id);
     snprintf(exe.job_id, sizeof(exe.job_id), "%s", job.id);
     snprintf(exe.owner, sizeof(exe.owner), "%s", who->user);
+    if (jc_job_seal_secrets(api, f.secrets, who->user, job.id, spec, err) < 0)
+        return -1;
     _cleanup_json_ json_t *answer = jc_job_json(&job, true);
     json_t *arr = json_array();
     json_array_append_new(arr, jc_execution_json(&exe));

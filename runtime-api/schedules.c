@@ -149,6 +149,12 @@ static int apply_fields(jc_api *api, const json_t *body, jc_schedule *s, jc_err 
             }
             return -1;
         }
+        if (f.secrets) {
+            /* secrets are sealed to one job's id; a schedule's jobs get new ids each run */
+            json_decref(f.spec);
+            return jc_err_field(err, JC_E_INVALID, "job.secrets",
+                                "job.secrets cannot be used in a schedule");
+        }
         json_decref(s->job);
         s->job = f.spec;
         if (!s->name[0])
