@@ -72,6 +72,12 @@ static const jc_cfg_field fields[] = {
       "runtime API burst per execution"),
     F("idempotency_ttl_s", JC_CFG_INT, idempotency_ttl_s, "86400", 60, 2592000,
       "how long an Idempotency-Key is remembered"),
+    F("audit.queue_size", JC_CFG_INT, audit_queue, "8192", 16, 1048576,
+      "audit events held in memory before new ones are dropped (and counted)"),
+    F("audit.aggregate_s", JC_CFG_INT, audit_aggregate_s, "10", 0, 3600,
+      "window of aggregated successful machine authentications (0: one row per request)"),
+    F("audit.retention_days", JC_CFG_INT, audit_retention_days, "90", 1, 36500,
+      "days audit events are kept before housekeeping deletes them"),
 };
 
 const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};

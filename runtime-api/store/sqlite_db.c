@@ -21,6 +21,7 @@
 #include "jobcell/random.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
+#include "store_audit.h"
 #include "store.h"
 
 /* ---- connections and statements ----------------------------------------------------- */
@@ -320,6 +321,8 @@ static const char *const migrations[] = {
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: schedules (sqlite_schedules.c). */
     JC_SQLITE_SCHEDULES_SCHEMA,
+    /* 3: the audit trail (sqlite_audit.c). */
+    JC_SQLITE_AUDIT_SCHEMA,
 };
 
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {
