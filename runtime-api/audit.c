@@ -13,6 +13,7 @@
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 
+#define GATHER_MS 50 /* longest wait for a batch to fill */
 #define AGG_MAX 512 /* distinct aggregates per window; more are written one by one */
 
 typedef struct aggregate {
@@ -141,6 +142,15 @@ static void *writer_main(void *arg) {
             int64_t deadline = jc_time_now_ms() + 200;
             struct timespec ts = {.tv_sec = deadline / 1000,
                                   .tv_nsec = (deadline % 1000) * 1000000L};
+            if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
+                break;
+        }
+        /* Gather: a transaction per event would compete with the requests for SQLite's
+         * one write lock; waiting up to GATHER_MS for a full batch makes it one per batch. */
+        int64_t gather_end = jc_time_now_ms() + GATHER_MS;
+        while (a->count > 0 && a->count < JC_AUDIT_BATCH && !a->stop) {
+            struct timespec ts = {.tv_sec = gather_end / 1000,
+                                  .tv_nsec = (gather_end % 1000) * 1000000L};
             if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
                 break;
         }
