@@ -14,7 +14,7 @@
 #include "jobcell/log.h"
 
 #define GATHER_MS 50 /* longest wait for a batch to fill */
-#define AGG_MAX 512 /* distinct aggregates per window; more are written one by one */
+#define AGG_MAX 512  /* distinct aggregates per window; more are written one by one */
 
 typedef struct aggregate {
     jc_audit_event ev; /* the first event of the window, count and latency sum below */
@@ -25,9 +25,9 @@ struct jc_audit {
     jc_store *st;
     pthread_t thread;
     pthread_mutex_t lock;
-    pthread_cond_t wake;     /* writer: events arrived or stop */
-    pthread_cond_t drained;  /* flushers: the writer finished a batch */
-    jc_audit_event *queue;   /* ring of capacity events */
+    pthread_cond_t wake;    /* writer: events arrived or stop */
+    pthread_cond_t drained; /* flushers: the writer finished a batch */
+    jc_audit_event *queue;  /* ring of capacity events */
     size_t capacity, head, count;
     bool stop;
     uint64_t enqueued, dropped, written, failed, aggregated, batches_in_flight;

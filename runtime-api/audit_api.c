@@ -10,13 +10,13 @@
 #include "jobcell/io.h"
 
 static json_t *event_json(const jc_audit_event *e) {
-    json_t *o = json_pack("{s:I, s:o, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s}", "seq",
-                          (json_int_t)e->seq, "at", jc_time_json(e->at), "kind", e->kind, "actor",
-                          "type", e->actor_type, "id", e->actor, "scheme", e->scheme, "group",
-                          e->group, "outcome", e->outcome, "reason", e->reason, "remote",
-                          e->remote);
-    json_object_set_new(o, "key_version", e->key_version[0] ? json_string(e->key_version)
-                                                            : json_null());
+    json_t *o =
+        json_pack("{s:I, s:o, s:s, s:{s:s, s:s}, s:s, s:s, s:s, s:s, s:s}", "seq",
+                  (json_int_t)e->seq, "at", jc_time_json(e->at), "kind", e->kind, "actor", "type",
+                  e->actor_type, "id", e->actor, "scheme", e->scheme, "group", e->group, "outcome",
+                  e->outcome, "reason", e->reason, "remote", e->remote);
+    json_object_set_new(o, "key_version",
+                        e->key_version[0] ? json_string(e->key_version) : json_null());
     json_object_set_new(o, "target", e->target[0] ? json_string(e->target) : json_null());
     json_object_set_new(o, "status", e->status ? json_integer(e->status) : json_null());
     json_object_set_new(o, "latency_us", json_integer(e->latency_us));
@@ -63,10 +63,10 @@ static int get_audit(jc_req *req, jc_err *err) {
     for (size_t i = 0; i < n; i++)
         json_array_append_new(arr, event_json(&v[i]));
     free(v);
-    return jc_reply_json(
-        req, 200,
-        json_pack("{s:o, s:o}", "events", arr, "next_cursor", next ? json_string(next) : json_null()),
-        err);
+    return jc_reply_json(req, 200,
+                         json_pack("{s:o, s:o}", "events", arr, "next_cursor",
+                                   next ? json_string(next) : json_null()),
+                         err);
 }
 
 int jc_audit_routes(jc_router *r, jc_api *api, jc_err *err) {

@@ -24,8 +24,8 @@ int jc_store_audit_append(jc_store *st, const jc_audit_event *ev, size_t n, jc_e
         if (!s ||
             jc_sq_bind(c, s, err, "issssssssssiii", e->at, e->kind, e->actor_type, e->actor,
                        e->scheme, e->group, e->outcome, e->reason, e->remote, e->key_version,
-                       e->target, e->status, e->latency_us, e->count < 1 ? (int64_t)1 : e->count) <
-                0 ||
+                       e->target, e->status, e->latency_us,
+                       e->count < 1 ? (int64_t)1 : e->count) < 0 ||
             jc_sq_run(c, s, err) < 0) {
             jc_sq_rollback(c);
             return -1;
@@ -112,7 +112,8 @@ int jc_store_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *
         *deleted = 0;
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
-    if (!s || jc_sq_bind(c, s, err, "ii", before, (int64_t)max_rows) < 0 || jc_sq_run(c, s, err) < 0)
+    if (!s || jc_sq_bind(c, s, err, "ii", before, (int64_t)max_rows) < 0 ||
+        jc_sq_run(c, s, err) < 0)
         return -1;
     if (deleted)
         *deleted = (size_t)sqlite3_changes(c->db);

@@ -16,21 +16,21 @@
 #include "jobcell/error.h"
 #include "store.h"
 
-#define JC_AUDIT_WORD 32    /* kind, actor type, scheme, group, outcome */
-#define JC_AUDIT_TEXT 130   /* actor, target, key version, reason */
+#define JC_AUDIT_WORD 32  /* kind, actor type, scheme, group, outcome */
+#define JC_AUDIT_TEXT 130 /* actor, target, key version, reason */
 #define JC_AUDIT_REMOTE 64
 
 typedef struct jc_audit_event {
-    int64_t seq;                     /* set by the store; 0 on append */
-    int64_t at;                      /* ms since the epoch */
-    char kind[JC_AUDIT_WORD];        /* "auth", "job_submit", "job_cancel", "variable_write", … */
-    char actor_type[JC_AUDIT_WORD];  /* "user", "orchestrator", "execution", "operator", "unknown" */
-    char actor[JC_AUDIT_TEXT];       /* user name, orchestrator id, execution id, or "unknown" */
-    char scheme[JC_AUDIT_WORD];      /* "token", "bearer", "hmac", "jwt", "cli", "none" */
-    char group[JC_AUDIT_WORD];       /* route group ("jobs", "claims", "runtime", …) */
-    char outcome[JC_AUDIT_WORD];     /* "success", "failure" (auth), "denied", "error" */
-    char reason[JC_AUDIT_TEXT];      /* a fixed word ("ok", "wrong_key", "invalid_token:expired") */
-    char remote[JC_AUDIT_REMOTE];    /* peer address, "" for offline commands */
+    int64_t seq;                    /* set by the store; 0 on append */
+    int64_t at;                     /* ms since the epoch */
+    char kind[JC_AUDIT_WORD];       /* "auth", "job_submit", "job_cancel", "variable_write", … */
+    char actor_type[JC_AUDIT_WORD]; /* "user", "orchestrator", "execution", "operator", "unknown" */
+    char actor[JC_AUDIT_TEXT];      /* user name, orchestrator id, execution id, or "unknown" */
+    char scheme[JC_AUDIT_WORD];     /* "token", "bearer", "hmac", "jwt", "cli", "none" */
+    char group[JC_AUDIT_WORD];      /* route group ("jobs", "claims", "runtime", …) */
+    char outcome[JC_AUDIT_WORD];    /* "success", "failure" (auth), "denied", "error" */
+    char reason[JC_AUDIT_TEXT];     /* a fixed word ("ok", "wrong_key", "invalid_token:expired") */
+    char remote[JC_AUDIT_REMOTE];   /* peer address, "" for offline commands */
     char key_version[JC_AUDIT_TEXT]; /* kid or token id that authenticated, "" when none */
     char target[JC_AUDIT_TEXT];      /* the object acted on (job id, token id, kid, key name) */
     int64_t status;                  /* HTTP status, 0 for offline commands */
@@ -62,11 +62,11 @@ int jc_store_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *
 
 /* The schema (appended to the migrations by sqlite_db.c). */
 #define JC_SQLITE_AUDIT_SCHEMA                                                                     \
-    "CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"         \
-    " kind TEXT NOT NULL, actor_type TEXT NOT NULL, actor TEXT NOT NULL, scheme TEXT NOT NULL,"   \
-    " route_group TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,"                    \
-    " remote TEXT NOT NULL, key_version TEXT NOT NULL, target TEXT NOT NULL,"                     \
-    " status INTEGER NOT NULL, latency_us INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1);"   \
+    "CREATE TABLE audit_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL,"          \
+    " kind TEXT NOT NULL, actor_type TEXT NOT NULL, actor TEXT NOT NULL, scheme TEXT NOT NULL,"    \
+    " route_group TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,"                     \
+    " remote TEXT NOT NULL, key_version TEXT NOT NULL, target TEXT NOT NULL,"                      \
+    " status INTEGER NOT NULL, latency_us INTEGER NOT NULL, count INTEGER NOT NULL DEFAULT 1);"    \
     "CREATE INDEX audit_log_at ON audit_log(at);"                                                  \
     "CREATE INDEX audit_log_actor ON audit_log(actor, seq);"
 
