@@ -51,9 +51,8 @@ static void identify(const char *path, file_id *out) {
 }
 
 static bool same_file(const file_id *a, const file_id *b) {
-    return a->present == b->present && a->dev == b->dev && a->ino == b->ino &&
-           a->size == b->size && a->mtime.tv_sec == b->mtime.tv_sec &&
-           a->mtime.tv_nsec == b->mtime.tv_nsec;
+    return a->present == b->present && a->dev == b->dev && a->ino == b->ino && a->size == b->size &&
+           a->mtime.tv_sec == b->mtime.tv_sec && a->mtime.tv_nsec == b->mtime.tv_nsec;
 }
 
 const jc_jwt_keyring *jc_api_keyring(jc_api *api) {
@@ -106,8 +105,8 @@ int jc_api_keys_reload(jc_api *api, const char *why) {
         jc_jwt_keyring *old = __atomic_exchange_n(&api->keyring, ring, __ATOMIC_ACQ_REL);
         retire((void **)retired_rings, &nretired_rings, old, free_ring);
         __atomic_add_fetch(&generation, 1, __ATOMIC_ACQ_REL);
-        jc_log(JC_LOG_INFO, "key ring loaded", "active", jc_jwt_keyring_active(ring), "reason",
-               why, NULL);
+        jc_log(JC_LOG_INFO, "key ring loaded", "active", jc_jwt_keyring_active(ring), "reason", why,
+               NULL);
         audit_reload(api, "key_reload_jwt", jc_jwt_keyring_active(ring));
     } else {
         failures++;
