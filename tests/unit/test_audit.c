@@ -50,8 +50,8 @@ static int teardown(void **state) {
     return 0;
 }
 
-static jc_audit_event event(int64_t at, const char *kind, const char *actor_type,
-                            const char *actor, const char *outcome) {
+static jc_audit_event event(int64_t at, const char *kind, const char *actor_type, const char *actor,
+                            const char *outcome) {
     jc_audit_event e;
     memset(&e, 0, sizeof(e));
     e.at = at;
