@@ -50,9 +50,11 @@ static int since_time(const char *arg, char *out, size_t cap) {
     long long n = strtoll(arg, &end, 10);
     int64_t unit = 0;
     if (end != arg && n > 0 && end[0] && !end[1])
-        unit = end[0] == 's' ? 1000 : end[0] == 'm' ? 60000 : end[0] == 'h' ? 3600000
-               : end[0] == 'd'                                           ? 86400000
-                                                                         : 0;
+        unit = end[0] == 's'   ? 1000
+               : end[0] == 'm' ? 60000
+               : end[0] == 'h' ? 3600000
+               : end[0] == 'd' ? 86400000
+                               : 0;
     if (!unit) {
         snprintf(out, cap, "%s", arg);
         return 0;
@@ -122,10 +124,10 @@ static int audit_run(int argc, char **argv) {
     json_array_foreach(json_object_get(doc, "events"), i, e) {
         json_t *actor = json_object_get(e, "actor");
         json_int_t count = json_integer_value(json_object_get(e, "count"));
-        printf("%-24s %-16.16s %-12.12s %-24.24s %-6.6s %-10.10s %-8.8s %-24.24s %s", jc_cli_str(e, "at"),
-               jc_cli_str(e, "kind"), jc_cli_str(actor, "type"), jc_cli_str(actor, "id"),
-               jc_cli_str(e, "scheme"), jc_cli_str(e, "group"), jc_cli_str(e, "outcome"),
-               jc_cli_str(e, "reason"), jc_cli_str(e, "remote"));
+        printf("%-24s %-16.16s %-12.12s %-24.24s %-6.6s %-10.10s %-8.8s %-24.24s %s",
+               jc_cli_str(e, "at"), jc_cli_str(e, "kind"), jc_cli_str(actor, "type"),
+               jc_cli_str(actor, "id"), jc_cli_str(e, "scheme"), jc_cli_str(e, "group"),
+               jc_cli_str(e, "outcome"), jc_cli_str(e, "reason"), jc_cli_str(e, "remote"));
         if (count > 1)
             printf(" (x%lld)", (long long)count);
         printf("\n");
