@@ -181,7 +181,9 @@ int jc_job_seal_secrets(jc_api *api, const json_t *secrets, const char *owner, c
         return 0;
     const jc_master_ring *master = jc_api_master(api);
     if (!master)
-        return jc_err_field(err, JC_E_UNAVAILABLE, "secrets",
+        /* a 4xx, not a 503: the message must reach the caller (5xx bodies are generic),
+         * and retrying cannot help until an administrator acts */
+        return jc_err_field(err, JC_E_INVALID, "secrets",
                             "this server keeps no secrets: its administrator must set "
                             "master_key_file to accept the secrets field");
     char *text = json_dumps(secrets, JSON_COMPACT);
