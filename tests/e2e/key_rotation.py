@@ -22,7 +22,6 @@ SCRIPT = r'''
 set -e
 jobcell_input >/dev/null
 sleep 1
-jobcell_input >/dev/null
 jobcell_output '{"ok": true}' >/dev/null
 printf '%s' "$S" | sha256sum | cut -d' ' -f1
 '''
@@ -85,11 +84,20 @@ def sealed_kids(c):
         db.close()
 
 
+T0 = time.time()
+
+
+def phase(what):
+    print(f"[{time.time() - T0:6.1f} s] {what}", flush=True)
+
+
 def main():
     build, source = jcluster.main_args()
     with KeyCluster(build, source, slots=8, uid_slot_base=144, name="keyrot") as c:
         cfg = c.config_file()
+        phase("cluster up")
         jobs = submit_batch(c, 30, "a")
+        phase("30 jobs submitted")
         time.sleep(1.5)
         # token key ring: add k2 everywhere (the server and the orchestrator reload it)
         c.keys("jwt", "add", "--file", c.keyring, "--kid", "k2", "--config", cfg)
@@ -110,7 +118,9 @@ def main():
               f"a second rewrap has nothing to do: {r2.stdout}")
         check(set(sealed_kids(c)) == {"m2"}, f"sealed kids after rewrap: {set(sealed_kids(c))}")
 
-        done = c.wait_jobs(list(jobs), timeout=240)
+        phase("rotations done")
+        done = c.wait_jobs(list(jobs), timeout=480)
+        phase("50 jobs finished")
         bad = []
         for jid, want in jobs.items():
             e = c.latest(done[jid])
@@ -155,6 +165,7 @@ def main():
         nxt = c.call("GET", f"/v1/audit?limit=2&cursor={page['next_cursor']}")
         check(nxt["events"][0]["seq"] < page["events"][1]["seq"], "the next page is older")
 
+        phase("audit checked")
         # break-glass: revoke every execution token while a job runs
         long = c.submit({"runtime": "bash", "script": LONG, "timeout_s": 60})
         c.wait_status(long["id"], {"running"}, 30)

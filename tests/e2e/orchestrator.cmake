@@ -10,4 +10,6 @@ if(TARGET jobcell-orchestrator AND TARGET jobcell-api)
     set_tests_properties(e2e_orchestrator_${t} PROPERTIES LABELS "e2e;orchestrator"
                          TIMEOUT 300 SKIP_RETURN_CODE 77 RESOURCE_LOCK e2e_orchestrator)
   endforeach()
+  # 50 jobs calling the runtime API: minutes on a loaded machine (each SDK call forks)
+  set_tests_properties(e2e_orchestrator_key_rotation PROPERTIES TIMEOUT 600)
 endif()
