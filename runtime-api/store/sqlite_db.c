@@ -19,6 +19,7 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/jwt.h"
 #include "jobcell/random.h"
+#include "sqlite_creds_schema.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
 #include "store.h"
@@ -320,6 +321,8 @@ static const char *const migrations[] = {
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: schedules (sqlite_schedules.c). */
     JC_SQLITE_SCHEDULES_SCHEMA,
+    /* 3: orchestrator credentials (sqlite_creds.c). */
+    JC_SQLITE_CREDS_SCHEMA,
 };
 
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {
