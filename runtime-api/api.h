@@ -12,6 +12,7 @@
 
 #include "jobcell/config.h"
 #include "jobcell/jwt.h"
+#include "jobcell/seal.h"
 #include "http.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@ typedef struct jc_api_config {
     char *store_path;     /* SQLite database file */
     jc_secret internal_key;
     char *jwt_keyring_file;
+    char *master_key_file; /* "" when secrets at rest are not configured */
     char *profile_dir;
     char *log_level;
     int64_t threads;
@@ -65,7 +67,8 @@ struct jc_api {
     jc_store *store;
     jc_jwt_keyring *keyring; /* loaded at start; the runtime API verifies tokens with it */
     jc_metrics *metrics;
-    char **profiles; /* known seccomp profile names (sorted), NULL-terminated */
+    jc_master_ring *master; /* NULL when master_key_file is not set: secrets are refused */
+    char **profiles;        /* known seccomp profile names (sorted), NULL-terminated */
     char **profile_descriptions;
     size_t nprofiles;
     void *runtime_state; /* free for the runtime routes' own state (rate limits …) */

@@ -19,6 +19,9 @@ static const jc_cfg_field fields[] = {
       "shared key of the orchestrators, at least 32 bytes (give internal_key_file)"),
     F("jwt_keyring_file", JC_CFG_STRING, jwt_keyring_file, NULL, 0, 0,
       "execution-token key ring file (JSON, mode 0600)"),
+    F("master_key_file", JC_CFG_STRING, master_key_file, "", 0, 0,
+      "master key file (JSON, mode 0600) that encrypts the secrets kept in the database; "
+      "empty: features that store secrets are refused"),
     F("profile_dir", JC_CFG_STRING, profile_dir, "", 0, 0,
       "directory of seccomp profiles (*.json); empty: profiles/ beside the program"),
     F("log_level", JC_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),

@@ -14,6 +14,7 @@
 #include "jobcell/auth.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
+#include "keys.h"
 #include "schedules.h"
 #include "server.h"
 
@@ -42,6 +43,7 @@ static void usage(FILE *out) {
             "  migrate [--config FILE] [--store-path FILE] apply database migrations\n"
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
+            "  keys CLASS ACTION [OPTIONS]              manage key files and rotate keys\n"
             "\n"
             "Run 'jobcell-api COMMAND --help' for the options of a command.\n");
 }
@@ -173,6 +175,11 @@ static int cmd_serve(int argc, char **argv) {
     api.keyring = jc_jwt_keyring_load(cfg.jwt_keyring_file, &err);
     if (!api.keyring)
         goto out_cfg;
+    /* Without a master key nothing secret is stored: requests that need one are refused
+     * with a message naming master_key_file, never stored in clear. */
+    if (cfg.master_key_file && *cfg.master_key_file &&
+        !(api.master = jc_master_ring_load(cfg.master_key_file, &err)))
+        goto out;
     if (jc_api_load_profiles(&api, &err) < 0)
         goto out;
     api.metrics = jc_metrics_new();
@@ -241,6 +248,7 @@ out:
     jc_metrics_free(api.metrics);
     jc_api_free_profiles(&api);
     jc_jwt_keyring_free(api.keyring);
+    jc_master_ring_free(api.master);
 out_cfg:
     if (rc != 0)
         fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");
@@ -380,6 +388,8 @@ int main(int argc, char **argv) {
         return cmd_migrate(argc - 1, argv + 1);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return jc_api_cmd_keys(argc - 1, argv + 1);
     fprintf(stderr, "jobcell-api: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;
