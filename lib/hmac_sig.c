@@ -46,8 +46,8 @@ char *jc_hmac_canonical(const char *method, const char *path_query, const char *
         return NULL;
     char body_hex[65];
     jc_sha256_hex(body_len ? body : (const void *)"", body_len, body_hex);
-    int n = snprintf(out, total, "%s\n%s\n%s\n%s\n%s", method, path_query, orchestrator,
-                     timestamp, body_hex);
+    int n = snprintf(out, total, "%s\n%s\n%s\n%s\n%s", method, path_query, orchestrator, timestamp,
+                     body_hex);
     if (n < 0 || (size_t)n >= total) {
         free(out);
         return NULL;
@@ -58,9 +58,9 @@ char *jc_hmac_canonical(const char *method, const char *path_query, const char *
 }
 
 /* The raw 32-byte MAC of a request. */
-static int mac(const unsigned char *key, size_t key_len, const char *method,
-               const char *path_query, const char *orchestrator, const char *timestamp,
-               const void *body, size_t body_len, unsigned char out[32], jc_err *err) {
+static int mac(const unsigned char *key, size_t key_len, const char *method, const char *path_query,
+               const char *orchestrator, const char *timestamp, const void *body, size_t body_len,
+               unsigned char out[32], jc_err *err) {
     if (!key || key_len == 0)
         return jc_err_set(err, JC_E_INVALID, "signature: no key");
     size_t clen;
@@ -70,8 +70,8 @@ static int mac(const unsigned char *key, size_t key_len, const char *method,
         return jc_err_set(err, JC_E_INVALID,
                           "signature: a request field is missing or holds a newline");
     unsigned int outlen = 0;
-    unsigned char *r = HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)canon, clen,
-                            out, &outlen);
+    unsigned char *r =
+        HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)canon, clen, out, &outlen);
     free(canon);
     if (!r || outlen != 32)
         return jc_err_set(err, JC_E_INTERNAL, "signature: HMAC-SHA256 failed");
@@ -105,11 +105,12 @@ int jc_hmac_verify(const unsigned char *key, size_t key_len, const char *method,
     if (!jc_hmac_is_sig(presented))
         return jc_err_set(err, JC_E_AUTH, "bad signature");
     unsigned char want[32], got[32];
-    if (mac(key, key_len, method, path_query, orchestrator, timestamp, body, body_len, want,
-            err) < 0)
+    if (mac(key, key_len, method, path_query, orchestrator, timestamp, body, body_len, want, err) <
+        0)
         return -1;
     for (size_t i = 0; i < 32; i++)
-        got[i] = (unsigned char)(hex_nibble(presented[2 * i]) << 4 | hex_nibble(presented[2 * i + 1]));
+        got[i] =
+            (unsigned char)(hex_nibble(presented[2 * i]) << 4 | hex_nibble(presented[2 * i + 1]));
     /* the bytes, not the text, are compared, in time independent of where they differ */
     int diff = CRYPTO_memcmp(want, got, sizeof(want));
     OPENSSL_cleanse(want, sizeof(want));

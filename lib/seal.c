@@ -115,8 +115,8 @@ jc_master_ring *jc_master_ring_parse(const char *json, size_t len, const char *s
         }
         size_t klen = 0;
         jc_err derr;
-        unsigned char *key = jc_b64url_decode(json_string_value(v), json_string_length(v), &klen,
-                                              &derr);
+        unsigned char *key =
+            jc_b64url_decode(json_string_value(v), json_string_length(v), &klen, &derr);
         if (!key || klen != JC_SEAL_KEY_LEN) {
             if (key) {
                 OPENSSL_cleanse(key, klen);
@@ -162,8 +162,8 @@ jc_master_ring *jc_master_ring_load(const char *path, jc_err *err) {
     /* Whoever reads this file opens every secret in the store. */
     if (st.st_mode & 0077) {
         jc_err_set(err, JC_E_CONFIG,
-                   "master key file %s: mode %04o gives group or others access; chmod 600 it",
-                   path, (unsigned)(st.st_mode & 07777));
+                   "master key file %s: mode %04o gives group or others access; chmod 600 it", path,
+                   (unsigned)(st.st_mode & 07777));
         return NULL;
     }
     if (!S_ISREG(st.st_mode)) {
@@ -235,8 +235,7 @@ int jc_seal(const jc_master_ring *r, const char *kind, const char *owner, const 
     if (!r || !kind || !owner || !id || (!pt && len))
         return jc_err_set(err, JC_E_INTERNAL, "seal: missing argument");
     if (len > JC_SEAL_MAX_PLAINTEXT)
-        return jc_err_set(err, JC_E_TOO_LARGE, "seal: value over %u bytes",
-                          JC_SEAL_MAX_PLAINTEXT);
+        return jc_err_set(err, JC_E_TOO_LARGE, "seal: value over %u bytes", JC_SEAL_MAX_PLAINTEXT);
     const master_key *mk = &r->keys[r->active];
     size_t aad_len = 0;
     _cleanup_free_ unsigned char *aad = build_aad(kind, owner, id, mk->kid, &aad_len, err);

@@ -172,7 +172,8 @@ static addr_entry *addr_find(jc_addr_limit *l, const char *key, int64_t now_ms, 
             return e;
         if (!create)
             continue;
-        bool reusable = !e->addr[0] || (e->blocked_until_ms <= now_ms && now_ms - e->last_ms > stale_ms);
+        bool reusable =
+            !e->addr[0] || (e->blocked_until_ms <= now_ms && now_ms - e->last_ms > stale_ms);
         if (reusable && (!victim || victim->addr[0]))
             victim = e;
         else if (!reusable && e->blocked_until_ms <= now_ms &&
@@ -194,7 +195,8 @@ int64_t jc_addr_limit_blocked(jc_addr_limit *l, const char *addr, int64_t now_ms
     addr_key(addr, key);
     pthread_mutex_lock(&l->lock);
     addr_entry *e = addr_find(l, key, now_ms, false);
-    int64_t left = e && e->blocked_until_ms > now_ms ? (e->blocked_until_ms - now_ms + 999) / 1000 : 0;
+    int64_t left =
+        e && e->blocked_until_ms > now_ms ? (e->blocked_until_ms - now_ms + 999) / 1000 : 0;
     pthread_mutex_unlock(&l->lock);
     return left;
 }
@@ -285,8 +287,8 @@ int jc_iauth_verify(jc_iauth *ia, jc_store *st, const jc_master_ring *ring,
         refuse(res, "unseal_failed", err);
         goto out;
     }
-    if (jc_hmac_verify(pt, ptlen, in->method, in->target, in->orchestrator, in->timestamp,
-                       in->body, in->body_len, in->signature, err) < 0) {
+    if (jc_hmac_verify(pt, ptlen, in->method, in->target, in->orchestrator, in->timestamp, in->body,
+                       in->body_len, in->signature, err) < 0) {
         refuse(res, "bad_signature", err);
         goto out;
     }

@@ -83,4 +83,7 @@ void jc_iauth_count_blocked(jc_iauth *ia);
 /* Prometheus text of the counters (owned). */
 char *jc_iauth_metrics_text(jc_iauth *ia);
 
+/* `jobcell-api orchestrator …` (orchestrator_cmd.c): argv[0] is "orchestrator". Exit status. */
+int jc_api_cmd_orchestrator(int argc, char **argv);
+
 #endif

@@ -27,8 +27,7 @@ int jc_keys_ring_activate(const char *path, ring_class cls, const char *kid, jc_
 /* Remove kid; the active key cannot be removed (JC_E_CONFLICT). */
 int jc_keys_ring_remove(const char *path, ring_class cls, const char *kid, jc_err *err);
 /* Replace every key by one fresh key (break-glass). kid_out gets the new kid. */
-int jc_keys_ring_replace(const char *path, ring_class cls, char *kid_out, size_t cap,
-                         jc_err *err);
+int jc_keys_ring_replace(const char *path, ring_class cls, char *kid_out, size_t cap, jc_err *err);
 /* {"active": KID, "keys": [KID, …]} of a ring file (no key material). Owned. */
 json_t *jc_keys_ring_kids(const char *path, jc_err *err);
 

@@ -58,8 +58,9 @@ static json_t *read_ring(const char *path, jc_err *err) {
         return NULL;
     }
     if (st.st_mode & 0077) {
-        jc_err_set(err, JC_E_CONFIG, "key file %s: mode %04o gives group or others access; chmod 600 it",
-                   path, (unsigned)(st.st_mode & 07777));
+        jc_err_set(err, JC_E_CONFIG,
+                   "key file %s: mode %04o gives group or others access; chmod 600 it", path,
+                   (unsigned)(st.st_mode & 07777));
         return NULL;
     }
     size_t len = 0;
@@ -135,7 +136,8 @@ int jc_keys_ring_init(const char *path, ring_class cls, const char *kid_in, char
     char kid[80];
     if (kid_in) {
         if (!kid_ok(cls, kid_in))
-            return jc_err_set(err, JC_E_INVALID, "--kid must be 1-64 characters of A-Z a-z 0-9 _ -");
+            return jc_err_set(err, JC_E_INVALID,
+                              "--kid must be 1-64 characters of A-Z a-z 0-9 _ -");
         snprintf(kid, sizeof(kid), "%s", kid_in);
     } else if (new_kid(cls == RING_MASTER ? "m" : "k", kid, sizeof(kid), err) < 0) {
         return -1;
@@ -149,8 +151,8 @@ int jc_keys_ring_init(const char *path, ring_class cls, const char *kid_in, char
         int e = errno;
         wipe_text(text);
         if (e == EEXIST)
-            return jc_err_set(err, JC_E_CONFLICT, "%s already exists; init never replaces a key file",
-                              path);
+            return jc_err_set(err, JC_E_CONFLICT,
+                              "%s already exists; init never replaces a key file", path);
         return jc_err_sys(err, e, "create %s", path);
     }
     int rc = fchmod(fd, 0600) < 0 ? jc_err_sys(err, errno, "chmod %s", path) : 0;
@@ -178,7 +180,8 @@ int jc_keys_ring_add(const char *path, ring_class cls, const char *kid_in, char 
     char kid[80];
     if (kid_in) {
         if (!kid_ok(cls, kid_in))
-            return jc_err_set(err, JC_E_INVALID, "--kid must be 1-64 characters of A-Z a-z 0-9 _ -");
+            return jc_err_set(err, JC_E_INVALID,
+                              "--kid must be 1-64 characters of A-Z a-z 0-9 _ -");
         snprintf(kid, sizeof(kid), "%s", kid_in);
     } else if (new_kid(cls == RING_MASTER ? "m" : "k", kid, sizeof(kid), err) < 0) {
         return -1;
@@ -229,8 +232,7 @@ int jc_keys_ring_remove(const char *path, ring_class cls, const char *kid, jc_er
     return write_ring(path, root, cls, err);
 }
 
-int jc_keys_ring_replace(const char *path, ring_class cls, char *kid_out, size_t cap,
-                         jc_err *err) {
+int jc_keys_ring_replace(const char *path, ring_class cls, char *kid_out, size_t cap, jc_err *err) {
     _cleanup_close_ int lk = lock_ring(path, err);
     if (lk < 0)
         return -1;
@@ -262,8 +264,8 @@ json_t *jc_keys_ring_kids(const char *path, jc_err *err) {
     json_t *out = json_pack("{s:O, s:[]}", "active", json_object_get(root, "active"), "keys");
     const char *k;
     json_t *v;
-    json_object_foreach(json_object_get(root, "keys"), k, v) json_array_append_new(
-        json_object_get(out, "keys"), json_string(k));
+    json_object_foreach(json_object_get(root, "keys"), k, v)
+        json_array_append_new(json_object_get(out, "keys"), json_string(k));
     json_decref(root);
     return out;
 }

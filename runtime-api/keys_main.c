@@ -153,7 +153,7 @@ static int cmd_ring(ring_class cls, const char *action, const opts *o) {
             const char *s = json_string_value(v);
             printf("%s%s\n", s,
                    strcmp(s, json_string_value(json_object_get(k, "active"))) == 0 ? " (active)"
-                                                                                    : "");
+                                                                                   : "");
         }
         return 0;
     }

@@ -7,7 +7,8 @@
 #include "sqlite_db.h"
 #include "store_creds.h"
 
-#define CRED_COLS "key_id, orchestrator, created_at, coalesce(revoked_at, 0), coalesce(expires_at, 0)"
+#define CRED_COLS                                                                                  \
+    "key_id, orchestrator, created_at, coalesce(revoked_at, 0), coalesce(expires_at, 0)"
 
 void jc_orc_cred_clear(jc_orc_cred *c) {
     if (!c)
@@ -31,8 +32,8 @@ static int insert(conn *c, const jc_orc_cred *cr, jc_err *err) {
     if (!cr->sealed || !cr->sealed[0])
         return jc_err_set(err, JC_E_INVALID, "store: a credential needs its sealed secret");
     sqlite3_stmt *s = jc_sq_prep(c, sql, err);
-    if (!s || jc_sq_bind(c, s, err, "sssi", cr->key_id, cr->orchestrator, cr->sealed,
-                         cr->created_at) < 0)
+    if (!s ||
+        jc_sq_bind(c, s, err, "sssi", cr->key_id, cr->orchestrator, cr->sealed, cr->created_at) < 0)
         return -1;
     if (jc_sq_run(c, s, err) < 0) {
         int x = sqlite3_extended_errcode(c->db);
@@ -135,8 +136,9 @@ int jc_store_cred_rotate(jc_store *st, const jc_orc_cred *cr, int64_t now, int64
         "UPDATE orchestrator_keys SET expires_at = ?3"
         " WHERE orchestrator = ?1 AND revoked_at IS NULL"
         " AND (expires_at IS NULL OR expires_at > ?2) AND (expires_at IS NULL OR expires_at > ?3)";
-    static const char live[] = "SELECT count(*) FROM orchestrator_keys WHERE orchestrator = ?1"
-                               " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
+    static const char live[] =
+        "SELECT count(*) FROM orchestrator_keys WHERE orchestrator = ?1"
+        " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ?2)";
     if (rotated)
         *rotated = 0;
     conn *c = jc_sq_conn(st, err);

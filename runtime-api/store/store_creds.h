@@ -23,8 +23,8 @@
 #define JC_ORC_KEY_PREFIX "ok_"
 
 typedef struct jc_orc_cred {
-    char key_id[JC_ID_MAX];            /* "ok_" + 26 base32 characters */
-    char orchestrator[JC_ORC_ID_MAX];  /* the owner: X-Orchestrator-ID must be this */
+    char key_id[JC_ID_MAX];           /* "ok_" + 26 base32 characters */
+    char orchestrator[JC_ORC_ID_MAX]; /* the owner: X-Orchestrator-ID must be this */
     int64_t created_at;
     int64_t revoked_at; /* 0: not revoked */
     int64_t expires_at; /* 0: no end (set by a rotation) */

@@ -62,7 +62,8 @@ static void test_known_answers(void **state) {
     assert_string_equal(sig, logs_sig);
     unsigned char ff[32];
     memset(ff, 0xff, sizeof(ff));
-    assert_int_equal(jc_hmac_sign(ff, 32, "GET", "/internal/v1/x", "h", "0", NULL, 0, sig, &err), 0);
+    assert_int_equal(jc_hmac_sign(ff, 32, "GET", "/internal/v1/x", "h", "0", NULL, 0, sig, &err),
+                     0);
     assert_string_equal(sig, empty_sig);
 }
 
@@ -73,25 +74,25 @@ static void test_verify(void **state) {
     jc_err err;
     const char *b = claims_body;
     size_t n = strlen(b);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, claims_sig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, claims_sig, &err),
                      0);
     /* each part of the request is covered */
-    assert_int_equal(jc_hmac_verify(k, 32, "PUT", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, claims_sig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "PUT", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, claims_sig, &err),
                      -1);
     assert_int_equal(err.code, JC_E_AUTH);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claimz", "host-a", "1700000000",
-                                    b, n, claims_sig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claimz", "host-a", "1700000000", b,
+                                    n, claims_sig, &err),
                      -1);
     assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims?x=1", "host-a",
                                     "1700000000", b, n, claims_sig, &err),
                      -1);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-b", "1700000000",
-                                    b, n, claims_sig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-b", "1700000000", b,
+                                    n, claims_sig, &err),
                      -1);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000001",
-                                    b, n, claims_sig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000001", b,
+                                    n, claims_sig, &err),
                      -1);
     char body2[sizeof(claims_body)];
     memcpy(body2, claims_body, sizeof(body2));
@@ -111,22 +112,22 @@ static void test_verify(void **state) {
     for (size_t i = 0; i < 65; i++)
         upper[i] = (char)(claims_sig[i] >= 'a' && claims_sig[i] <= 'f' ? claims_sig[i] - 32
                                                                        : claims_sig[i]);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, upper, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, upper, &err),
                      -1);
     char shortsig[65];
     memcpy(shortsig, claims_sig, 63);
     shortsig[63] = '\0';
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, shortsig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, shortsig, &err),
                      -1);
     char longsig[70];
     snprintf(longsig, sizeof(longsig), "%s0", claims_sig);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, longsig, &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, longsig, &err),
                      -1);
-    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000",
-                                    b, n, "", &err),
+    assert_int_equal(jc_hmac_verify(k, 32, "POST", "/internal/v1/claims", "host-a", "1700000000", b,
+                                    n, "", &err),
                      -1);
 }
 
@@ -159,16 +160,16 @@ static void test_timestamp(void **state) {
     assert_int_equal(v, 1700000000);
     assert_int_equal(jc_hmac_timestamp_parse("0", &v), 0);
     assert_int_equal(v, 0);
-    const char *bad[] = {"", "01700000000", "+1700000000", "-1", " 1", "1 ", "1e9", "17000000000x",
-                         "123456789012", "0x10", NULL};
+    const char *bad[] = {"",    "01700000000",  "+1700000000",  "-1",   " 1", "1 ",
+                         "1e9", "17000000000x", "123456789012", "0x10", NULL};
     for (size_t i = 0; bad[i]; i++)
         assert_int_equal(jc_hmac_timestamp_parse(bad[i], &v), -1);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_canonical),   cmocka_unit_test(test_known_answers),
-        cmocka_unit_test(test_verify),      cmocka_unit_test(test_secret_text),
+        cmocka_unit_test(test_canonical), cmocka_unit_test(test_known_answers),
+        cmocka_unit_test(test_verify),    cmocka_unit_test(test_secret_text),
         cmocka_unit_test(test_timestamp),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

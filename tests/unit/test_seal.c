@@ -49,9 +49,8 @@ static void test_round_trip(void **state) {
     const char *secret = "{\"API_KEY\":\"hunter2\"}";
     char *sealed = NULL;
     jc_err err;
-    assert_int_equal(jc_seal(r, "job_secrets", "alice", "job_abc", secret, strlen(secret), &sealed,
-                             &err),
-                     0);
+    assert_int_equal(
+        jc_seal(r, "job_secrets", "alice", "job_abc", secret, strlen(secret), &sealed, &err), 0);
     assert_non_null(sealed);
     assert_memory_equal(sealed, "v1.k1.", 6);
     assert_null(strstr(sealed, "hunter2"));
@@ -71,9 +70,8 @@ static void test_round_trip(void **state) {
 
     /* Two seals of the same value differ (random nonce). */
     char *again = NULL;
-    assert_int_equal(jc_seal(r, "job_secrets", "alice", "job_abc", secret, strlen(secret), &again,
-                             &err),
-                     0);
+    assert_int_equal(
+        jc_seal(r, "job_secrets", "alice", "job_abc", secret, strlen(secret), &again, &err), 0);
     assert_string_not_equal(sealed, again);
 
     /* Empty plaintext round-trips too. */
@@ -217,7 +215,7 @@ static void test_malformed(void **state) {
         "v1.k1.",
         "v1.k1..",
         "v2.k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA",
-        "v1.k1.AAAAAAAAAAAAAAAA.AAAA", /* shorter than a tag */
+        "v1.k1.AAAAAAAAAAAAAAAA.AAAA",                  /* shorter than a tag */
         "v1.k1.AAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA", /* nonce 11 bytes */
         "v1.k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA.x",
         "v1.k1.AAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAA=",
@@ -241,7 +239,7 @@ static void test_ring_parse_errors(void **state) {
         "{\"active\":\"k1\"}",
         "{\"active\":\"k1\",\"keys\":{}}",
         "{\"active\":\"k9\",\"keys\":{\"k1\":\"" K1 "\"}}",
-        "{\"active\":\"k1\",\"keys\":{\"k1\":\"AQID\"}}", /* 3 bytes */
+        "{\"active\":\"k1\",\"keys\":{\"k1\":\"AQID\"}}",     /* 3 bytes */
         "{\"active\":\"k1\",\"keys\":{\"k1\":\"" K1 "AQ\"}}", /* 33 bytes */
         "{\"active\":\"k.1\",\"keys\":{\"k.1\":\"" K1 "\"}}", /* '.' in kid */
         "{\"active\":\"k1\",\"keys\":{\"k1\":\"" K1 "\"},\"x\":1}",
@@ -307,14 +305,10 @@ static void test_too_large(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_round_trip),
-        cmocka_unit_test(test_aad_mismatch),
-        cmocka_unit_test(test_tampered),
-        cmocka_unit_test(test_wrong_and_unknown_kid),
-        cmocka_unit_test(test_rotation),
-        cmocka_unit_test(test_malformed),
-        cmocka_unit_test(test_ring_parse_errors),
-        cmocka_unit_test(test_load_mode_and_new),
+        cmocka_unit_test(test_round_trip),        cmocka_unit_test(test_aad_mismatch),
+        cmocka_unit_test(test_tampered),          cmocka_unit_test(test_wrong_and_unknown_kid),
+        cmocka_unit_test(test_rotation),          cmocka_unit_test(test_malformed),
+        cmocka_unit_test(test_ring_parse_errors), cmocka_unit_test(test_load_mode_and_new),
         cmocka_unit_test(test_too_large),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
