@@ -183,10 +183,10 @@ static int do_ls(jc_store *st, const opts *o, jc_err *err) {
     int64_t now = jc_time_now_ms();
     printf("%-30s %-24s %-8s %s\n", "KEY ID", "ORCHESTRATOR", "STATE", "TIMES");
     for (size_t i = 0; i < n; i++) {
-        const char *state = v[i].revoked_at                              ? "revoked"
+        const char *state = v[i].revoked_at                             ? "revoked"
                             : v[i].expires_at && v[i].expires_at <= now ? "expired"
-                            : v[i].expires_at                            ? "expiring"
-                                                                         : "active";
+                            : v[i].expires_at                           ? "expiring"
+                                                                        : "active";
         printf("%-30s %-24s %-8s", v[i].key_id, v[i].orchestrator, state);
         print_time("created", v[i].created_at);
         print_time("revoked", v[i].revoked_at);
@@ -280,8 +280,7 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
         if (jc_store_cred_revoke(st, o.arg, now, &err) < 0)
             goto out;
         audit(st, "orchestrator_key_revoke", cur.key_id, cur.orchestrator);
-        fprintf(stderr, "credential %s of orchestrator %s revoked\n", cur.key_id,
-                cur.orchestrator);
+        fprintf(stderr, "credential %s of orchestrator %s revoked\n", cur.key_id, cur.orchestrator);
         rc = 0;
     } else {
         if (make_cred(&cfg, o.arg, &c, hex, &err) < 0)

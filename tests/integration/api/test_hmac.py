@@ -91,6 +91,14 @@ def refused(s, resp, reason, what, status=401):
 
 
 CLAIM = b'{"slots":1,"wait_s":0}'
+_n = [0]
+
+
+def fresh():
+    """A claim body not sent before: two identical requests signed in the same second are
+    one request sent twice (a replay), whoever sends them."""
+    _n[0] += 1
+    return ('{"slots":%d,"wait_s":0}' % (_n[0] % 64 + 1)).encode() + b" " * (_n[0] // 64)
 
 s = make_server()
 admin = s.token("root", "admin")
@@ -120,7 +128,7 @@ r = orc_cmd(s, "add", "host-c", "--secret-file", secret_path)
 check(r.returncode != 0, "add --secret-file never overwrites a file")
 
 # ---- accepted -------------------------------------------------------------------------------
-expect(signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka), 200, "a signed claim")
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka), 200, "a signed claim")
 hb = json.dumps({"slots_total": 1, "slots_free": 1}).encode()
 expect(signed(s, "POST", "/internal/v1/orchestrators/heartbeat", hb, key=ka), 200,
        "a signed heartbeat")
@@ -209,8 +217,8 @@ check(r.returncode == 1, "revoking an unknown key is refused")
 
 # rotate: the old key keeps working for the grace period; with --grace 0 it ends at once
 ka2 = add_key(s, "host-a", "rotate")
-expect(signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka2), 200, "the new key after rotate")
-expect(signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka), 200,
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka2), 200, "the new key after rotate")
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka), 200,
        "the old key during its grace period")
 r = orc_cmd(s, "ls", "host-a")
 check("expiring" in r.stdout and "active" in r.stdout, "ls shows the old key expiring")
@@ -218,7 +226,7 @@ ka3 = add_key(s, "host-a", "rotate", "--grace", "0")
 time.sleep(0.01)
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka2), "expired_key",
         "a key rotated out with --grace 0")
-expect(signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka3), 200, "the newest key")
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka3), 200, "the newest key")
 r = orc_cmd(s, "rotate", "nobody")
 check(r.returncode == 1 and "no live key" in r.stderr, "rotate with no key to rotate is refused")
 r = orc_cmd(s, "rotate", "host-a", "--grace", "40d")
@@ -258,7 +266,7 @@ r = s2.claim()
 f = last_failure(s2)
 check(r.status == 401 and f.get("reason") == "bearer_refused",
       "require_hmac: the bearer key is refused, reason bearer_refused (%r, %r)" % (r, f))
-expect(signed(s2, "POST", "/internal/v1/claims", CLAIM, key=k2), 200, "require_hmac: signed is fine")
+expect(signed(s2, "POST", "/internal/v1/claims", fresh(), key=k2), 200, "require_hmac: signed is fine")
 m = s2.get("/metrics").body.decode()
 check('jobcell_internal_auth_total{scheme="hmac"} 1' in m, "metrics count signed requests")
 s2.stop()
