@@ -169,11 +169,27 @@ refused(s, signed(s, "PUT", "/internal/v1/executions/exe_x/logs?offset=1", b"x",
         "bad_signature", "the query changed")
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka, orc="host-a",
                   sign_orc="host-b"), "bad_signature", "the orchestrator id changed")
-now = int(time.time())
+
+
+def second_start():
+    """Wait for the start of a second, so that the server's clock reads the same second as
+    ours when the request arrives (the window edge is tested to the second)."""
+    t = time.time()
+    time.sleep(1.02 - (t - int(t)))
+    return int(time.time())
+
+
+now = second_start()
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka, ts=now - 301),
         "stale_timestamp", "timestamp 301 s in the past")
+now = second_start()
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka, ts=now + 301),
         "stale_timestamp", "timestamp 301 s in the future")
+now = second_start()
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka, ts=now + 300), 200,
+       "timestamp 300 s in the future (the edge of the window)")
+expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka, ts=now - 299), 200,
+       "timestamp 299 s in the past")
 for bad_ts in ("0%d" % now, "+%d" % now, "%d.5" % now, "%d,1" % now, "1e9"):
     refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka, ts=bad_ts),
             "bad_timestamp", "timestamp %r" % bad_ts)
@@ -231,6 +247,50 @@ r = orc_cmd(s, "rotate", "nobody")
 check(r.returncode == 1 and "no live key" in r.stderr, "rotate with no key to rotate is refused")
 r = orc_cmd(s, "rotate", "host-a", "--grace", "40d")
 check(r.returncode == 2, "rotate --grace over 30 days -> exit 2")
+
+# ---- jobcell internal (the CLI signs and sends one request) ---------------------------------
+CLI = os.environ.get("JC_CLI_BIN")
+if CLI:
+    sf = os.path.join(s.dir, "cli.secret")
+    with open(sf, "w") as f:
+        f.write(ka3[1] + "\n")
+    os.chmod(sf, 0o600)
+    bf = os.path.join(s.dir, "claim.json")
+    with open(bf, "wb") as f:
+        f.write(b'{"slots":3,"wait_s":0}')
+    base = [CLI, "internal", "--server", "http://127.0.0.1:%d" % s.port, "--orchestrator",
+            "host-a", "--key-id", ka3[0], "--secret-file", sf]
+    r = subprocess.run(base + ["POST", "/internal/v1/claims", "--body", bf],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and r.stdout.startswith("HTTP 200\n") and '"claims":[]' in r.stdout,
+          "jobcell internal: a signed claim -> HTTP 200 (%r %r)" % (r.stdout, r.stderr))
+    r = subprocess.run(base + ["POST", "/internal/v1/orchestrators/heartbeat", "--body", "-"],
+                       input='{"slots_total":2}', capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and r.stdout.startswith("HTTP 200"), "jobcell internal: body from stdin")
+    r = subprocess.run([CLI, "internal", "--server", "http://127.0.0.1:%d" % s.port,
+                        "--orchestrator", "host-b", "--key-id", ka3[0], "--secret-file", sf,
+                        "POST", "/internal/v1/claims", "--body", bf],
+                       capture_output=True, text=True, timeout=30)
+    check(r.returncode == 1 and r.stdout.startswith("HTTP 401"),
+          "jobcell internal: another orchestrator's id -> HTTP 401, exit 1 (%r)" % r.stdout)
+    time.sleep(0.06)
+    r = subprocess.run([CLI, "internal", "--help"], capture_output=True, text=True, timeout=30)
+    check(r.returncode == 0 and "usage: jobcell internal" in r.stdout, "jobcell internal --help")
+    for args, what in ((["POST"], "no PATH"), (["FETCH", "/x"], "a bad method"),
+                       (["POST", "/x", "--header", "X-JC-Key-Id: x"], "an X-JC- header"),
+                       (["POST", "internal"], "a path without /")):
+        r = subprocess.run(base + args, capture_output=True, text=True, timeout=30)
+        check(r.returncode == 2, "jobcell internal with %s -> exit 2 (%d)" % (what, r.returncode))
+    r = subprocess.run([CLI, "internal", "POST", "/internal/v1/claims"], capture_output=True,
+                       text=True, timeout=30)
+    check(r.returncode == 2, "jobcell internal without a credential -> exit 2")
+    os.chmod(sf, 0o644)
+    r = subprocess.run(base + ["POST", "/internal/v1/claims"], capture_output=True, text=True,
+                       timeout=30)
+    check(r.returncode == 2 and "readable by everyone" in r.stderr,
+          "jobcell internal refuses a secret file others can read")
+else:
+    check(False, "JC_CLI_BIN is not set: the jobcell internal checks did not run")
 
 # ---- least privilege ------------------------------------------------------------------------
 r = signed(s, "GET", "/v1/jobs", b"", key=ka3)
