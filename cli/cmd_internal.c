@@ -162,7 +162,8 @@ static int internal_run(int argc, char **argv) {
     _cleanup_free_ char *body = NULL;
     size_t body_len = 0;
     if (body_file) {
-        int fd = strcmp(body_file, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 3) : open(body_file, O_RDONLY | O_CLOEXEC);
+        int fd = strcmp(body_file, "-") == 0 ? fcntl(0, F_DUPFD_CLOEXEC, 3)
+                                             : open(body_file, O_RDONLY | O_CLOEXEC);
         if (fd >= 0) {
             body = jc_read_fd(fd, BODY_MAX, &body_len, &err);
             close(fd);
@@ -243,7 +244,9 @@ static int internal_run(int argc, char **argv) {
     if (cr != CURLE_OK) {
         free(a.data);
         fprintf(stderr, "jobcell internal: %s: %s\n", url,
-                a.too_large ? "answer too large" : errbuf[0] ? errbuf : curl_easy_strerror(cr));
+                a.too_large ? "answer too large"
+                : errbuf[0] ? errbuf
+                            : curl_easy_strerror(cr));
         return JC_CLI_EXIT_FAIL;
     }
     printf("HTTP %ld\n", status);

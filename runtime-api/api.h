@@ -56,6 +56,10 @@ typedef struct jc_api_config {
     int64_t runtime_rate;
     int64_t runtime_burst;
     int64_t idempotency_ttl_s;
+    /* the audit trail (audit.h) */
+    int64_t audit_queue;
+    int64_t audit_aggregate_s;
+    int64_t audit_retention_days;
     /* signed internal requests and the auth-failure limit (internal_auth.c) */
     bool require_hmac;
     int64_t rotation_grace_s;
@@ -73,6 +77,7 @@ struct jc_api {
     jc_store *store;
     jc_jwt_keyring *keyring; /* loaded at start; the runtime API verifies tokens with it */
     jc_metrics *metrics;
+    struct jc_audit *audit; /* the audit trail's queue (audit.h); NULL: events are not kept */
     jc_master_ring *master; /* NULL when master_key_file is not set: secrets are refused */
     char **profiles;        /* known seccomp profile names (sorted), NULL-terminated */
     char **profile_descriptions;

@@ -12,12 +12,14 @@
 #include <openssl/crypto.h>
 
 #include "api.h"
+#include "audit.h"
 #include "internal_auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/hmac_sig.h"
 #include "jobcell/io.h"
 #include "jobcell/random.h"
 #include "jobcell/seal.h"
+#include "store_audit.h"
 #include "store_creds.h"
 
 extern char **environ;
@@ -159,12 +161,13 @@ static int hand_out(const opts *o, const jc_orc_cred *c, char *hex, jc_err *err)
     return 0;
 }
 
-static void audit(jc_store *st, const char *kind, const char *key_id, const char *orc) {
-    json_t *f = json_pack("{s:s, s:s, s:s}", "key_id", key_id, "orchestrator", orc, "by",
-                          "jobcell-api orchestrator");
-    jc_err ignored;
-    jc_store_audit(st, kind, f, jc_time_now_ms(), &ignored);
-    json_decref(f);
+/* An operator event in the audit trail: target is the key id. */
+static void audit(jc_store *st, const char *kind, const char *key_id) {
+    jc_audit_event ev;
+    jc_api_operator_event(&ev, kind, key_id);
+    jc_err aerr;
+    if (jc_store_audit_append(st, &ev, 1, &aerr) < 0)
+        fprintf(stderr, "jobcell-api orchestrator: warning: audit: %s\n", aerr.msg);
 }
 
 static void print_time(const char *label, int64_t ms) {
@@ -279,7 +282,7 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
         jc_orc_cred_clear(&cur);
         if (jc_store_cred_revoke(st, o.arg, now, &err) < 0)
             goto out;
-        audit(st, "orchestrator_key_revoke", cur.key_id, cur.orchestrator);
+        audit(st, "orchestrator_key_revoke", cur.key_id);
         fprintf(stderr, "credential %s of orchestrator %s revoked\n", cur.key_id, cur.orchestrator);
         rc = 0;
     } else {
@@ -288,14 +291,14 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
         if (add) {
             if (jc_store_cred_add(st, &c, &err) < 0)
                 goto out;
-            audit(st, "orchestrator_key_add", c.key_id, c.orchestrator);
+            audit(st, "orchestrator_key_add", c.key_id);
         } else {
             if (grace < 0)
                 grace = cfg.rotation_grace_s;
             size_t rotated = 0;
             if (jc_store_cred_rotate(st, &c, now, now + grace * 1000, &rotated, &err) < 0)
                 goto out;
-            audit(st, "orchestrator_key_rotate", c.key_id, c.orchestrator);
+            audit(st, "orchestrator_key_rotate", c.key_id);
             char until[40] = "";
             jc_time_format_ms(now + grace * 1000, until, sizeof(until));
             fprintf(stderr, "%zu older credential(s) of %s stay valid until %s\n", rotated,

@@ -22,6 +22,7 @@
 #include "sqlite_creds_schema.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
+#include "store_audit.h"
 #include "store.h"
 
 /* ---- connections and statements ----------------------------------------------------- */
@@ -321,7 +322,9 @@ static const char *const migrations[] = {
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: schedules (sqlite_schedules.c). */
     JC_SQLITE_SCHEDULES_SCHEMA,
-    /* 3: orchestrator credentials (sqlite_creds.c). */
+    /* 3: the audit trail (sqlite_audit.c). */
+    JC_SQLITE_AUDIT_SCHEMA,
+    /* 4: orchestrator credentials (sqlite_creds.c). */
     JC_SQLITE_CREDS_SCHEMA,
 };
 

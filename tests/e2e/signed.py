@@ -18,7 +18,8 @@ from jcluster import check
 class SignedCluster(jcluster.Cluster):
     def api_cmd(self):
         return super().api_cmd() + ["--master-key-file", self.master,
-                                    "--internal-auth.require-hmac", "true"]
+                                    "--internal-auth.require-hmac", "true",
+                                    "--audit.aggregate-s", "0"]  # one audit row per request
 
 
 def orchestrator_cmd(c, *args):
@@ -102,12 +103,15 @@ def main():
               "jobs run after the old credential is revoked")
 
         db = sqlite3.connect(os.path.join(c.dir, "jobcell.db"), timeout=10)
-        rows = db.execute("SELECT fields FROM audit_events WHERE kind = 'auth_failure'").fetchall()
-        kinds = [r[0] for r in db.execute("SELECT kind FROM audit_events")]
+        rows = db.execute("SELECT reason, scheme FROM audit_log WHERE outcome = 'failure'").fetchall()
+        kinds = [r[0] for r in db.execute("SELECT kind FROM audit_log")]
+        schemes = {r[0] for r in db.execute("SELECT scheme FROM audit_log WHERE kind = 'auth'"
+                                            " AND actor = ?", (c.orc_id,))}
         db.close()
         check(rows == [], f"no internal request was refused in the whole run ({rows[:3]})")
         check("orchestrator_key_rotate" in kinds and "orchestrator_key_revoke" in kinds,
               "the key operations are in the audit trail")
+        check(schemes == {"hmac"}, f"the orchestrator authenticated by hmac only ({schemes})")
     # after the stop: neither secret anywhere in the logs or the store files
     blob = b""
     if os.path.isdir(c.dir):
