@@ -29,7 +29,7 @@ cat > "$dir/config.json" <<JSON
 {"listen": "127.0.0.1:$port", "runtime_listen": "", "store_path": "$dir/bench.db",
  "internal_key_file": "$dir/internal.key", "jwt_keyring_file": "$dir/ring.json",
  "master_key_file": "$dir/master.json", "log_level": "warn", "per_ip_connections": 0,
- "internal_auth": {"replay_cache_entries": 4194304}}
+ "internal_auth": {"replay_cache_entries": 1048576}}
 JSON
 for ((i = 0; i < threads; i++)); do
   out=$("$api" orchestrator add "bench-$i" --config "$dir/config.json" 2>/dev/null)

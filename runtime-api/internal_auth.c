@@ -48,6 +48,9 @@ jc_replay_cache *jc_replay_cache_new(size_t entries) {
         free(c);
         return NULL;
     }
+    /* Touch every page now: the table's memory is committed at start (a server that cannot
+     * have it fails to start, not later under load) and no request pays a page fault. */
+    memset(c->slots, 0, n * sizeof(*c->slots));
     c->mask = n - 1;
     pthread_mutex_init(&c->lock, NULL);
     return c;
