@@ -28,7 +28,8 @@ typedef struct jc_orc_cred {
     int64_t created_at;
     int64_t revoked_at; /* 0: not revoked */
     int64_t expires_at; /* 0: no end (set by a rotation) */
-    char *sealed;       /* lookup only: the sealed secret (owned, free()); else NULL */
+    char *sealed;       /* lookup and sealed_page only: the sealed secret (owned); else NULL */
+    int64_t seq;        /* insertion order (a cursor for sealed_page) */
 } jc_orc_cred;
 
 /* Free what a jc_orc_cred owns (the sealed text). */
@@ -53,5 +54,17 @@ int jc_store_cred_revoke(jc_store *st, const char *key_id, int64_t now, jc_err *
  * the orchestrator has no live credential (nothing to rotate: add one instead). */
 int jc_store_cred_rotate(jc_store *st, const jc_orc_cred *c, int64_t now, int64_t old_expires_at,
                          size_t *rotated, jc_err *err);
+
+/* For a master-key rewrap: up to `limit` (1–1000) credentials with seq > after_seq, in seq
+ * order, each with its sealed secret (owned: jc_orc_creds_free). */
+int jc_store_cred_sealed_page(jc_store *st, int64_t after_seq, size_t limit, jc_orc_cred **out,
+                              size_t *n, jc_err *err);
+/* Replace the sealed secret of key_id by new_sealed if it is still old_sealed (compare and
+ * set: a concurrent rotation or rewrap wins). JC_E_CONFLICT when it changed, JC_E_NOT_FOUND
+ * when the key is gone. */
+int jc_store_cred_reseal(jc_store *st, const char *key_id, const char *old_sealed,
+                         const char *new_sealed, jc_err *err);
+/* Free an array of n credentials and what each owns. */
+void jc_orc_creds_free(jc_orc_cred *v, size_t n);
 
 #endif
