@@ -1,16 +1,28 @@
 /* hmac_sig.c: the canonical string, HMAC-SHA256 signatures and their constant-time check. */
 #include "jobcell/hmac_sig.h"
 
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/params.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jobcell/auth.h"
-
 static const char hexdigits[] = "0123456789abcdef";
+
+/* OpenSSL 3 looks an algorithm up by name (under a lock) on every implicit use; fetched
+ * once here, a signature costs less and threads do not queue on that lock. Never freed:
+ * they live as long as the process. */
+static pthread_once_t fetch_once = PTHREAD_ONCE_INIT;
+static EVP_MD *sha256_md;
+static EVP_MAC *hmac_mac;
+
+static void fetch_algorithms(void) {
+    sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    hmac_mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+}
 
 static void to_hex(const unsigned char *in, size_t n, char *out) {
     for (size_t i = 0; i < n; i++) {
@@ -30,6 +42,17 @@ static int hex_nibble(char c) {
     return -1;
 }
 
+/* Lowercase hex SHA-256 of data (out: 65 bytes). -1 when OpenSSL fails. */
+static int sha256_hex(const void *data, size_t len, char out[65]) {
+    pthread_once(&fetch_once, fetch_algorithms);
+    unsigned char d[32];
+    unsigned int dlen = 0;
+    if (!sha256_md || EVP_Digest(data, len, d, &dlen, sha256_md, NULL) != 1 || dlen != 32)
+        return -1;
+    to_hex(d, sizeof(d), out);
+    return 0;
+}
+
 char *jc_hmac_canonical(const char *method, const char *path_query, const char *orchestrator,
                         const char *timestamp, const void *body, size_t body_len, size_t *len) {
     const char *parts[] = {method, path_query, orchestrator, timestamp};
@@ -45,7 +68,10 @@ char *jc_hmac_canonical(const char *method, const char *path_query, const char *
     if (!out)
         return NULL;
     char body_hex[65];
-    jc_sha256_hex(body_len ? body : (const void *)"", body_len, body_hex);
+    if (sha256_hex(body_len ? body : (const void *)"", body_len, body_hex) < 0) {
+        free(out);
+        return NULL;
+    }
     int n = snprintf(out, total, "%s\n%s\n%s\n%s\n%s", method, path_query, orchestrator, timestamp,
                      body_hex);
     if (n < 0 || (size_t)n >= total) {
@@ -69,11 +95,17 @@ static int mac(const unsigned char *key, size_t key_len, const char *method, con
     if (!canon)
         return jc_err_set(err, JC_E_INVALID,
                           "signature: a request field is missing or holds a newline");
-    unsigned int outlen = 0;
-    unsigned char *r =
-        HMAC(EVP_sha256(), key, (int)key_len, (const unsigned char *)canon, clen, out, &outlen);
+    pthread_once(&fetch_once, fetch_algorithms);
+    EVP_MAC_CTX *ctx = hmac_mac ? EVP_MAC_CTX_new(hmac_mac) : NULL;
+    OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, "SHA256", 0),
+                           OSSL_PARAM_construct_end()};
+    size_t outlen = 0;
+    bool ok = ctx && EVP_MAC_init(ctx, key, key_len, params) == 1 &&
+              EVP_MAC_update(ctx, (const unsigned char *)canon, clen) == 1 &&
+              EVP_MAC_final(ctx, out, &outlen, 32) == 1 && outlen == 32;
+    EVP_MAC_CTX_free(ctx);
     free(canon);
-    if (!r || outlen != 32)
+    if (!ok)
         return jc_err_set(err, JC_E_INTERNAL, "signature: HMAC-SHA256 failed");
     return 0;
 }

@@ -63,7 +63,8 @@ static jc_orc_cred cred(const char *key_id, const char *orc, const char *sealed,
 static void test_add_lookup_list(void **state) {
     fixture *f = *state;
     jc_err err;
-    jc_orc_cred a = cred(K1, "host-a", "v1.m1.n1.c1", 1000), b = cred(K2, "host-b", "v1.m1.n2.c2", 2000);
+    jc_orc_cred a = cred(K1, "host-a", "v1.m1.n1.c1", 1000),
+                b = cred(K2, "host-b", "v1.m1.n2.c2", 2000);
     assert_int_equal(jc_store_cred_add(f->st, &a, &err), 0);
     assert_int_equal(jc_store_cred_add(f->st, &b, &err), 0);
     assert_int_equal(jc_store_cred_add(f->st, &a, &err), -1);
