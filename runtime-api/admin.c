@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "handlers.h"
+#include "internal_auth.h"
 #include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
@@ -70,6 +71,16 @@ static int get_metrics(jc_req *req, jc_err *err) {
     _cleanup_free_ char *text = jc_metrics_render(api->metrics, api->store, &len);
     if (!text)
         return jc_err_set(err, JC_E_INTERNAL, "metrics rendering failed");
+    _cleanup_free_ char *auth = api->iauth ? jc_iauth_metrics_text(api->iauth) : NULL;
+    if (auth) {
+        size_t alen = strlen(auth);
+        char *both = realloc(text, len + alen + 1);
+        if (!both)
+            return jc_err_set(err, JC_E_INTERNAL, "metrics rendering failed");
+        memcpy(both + len, auth, alen + 1);
+        text = both;
+        len += alen;
+    }
     return jc_reply_bytes(req, 200, "text/plain; version=0.0.4", text, len, err);
 }
 

@@ -60,6 +60,12 @@ typedef struct jc_api_config {
     int64_t audit_queue;
     int64_t audit_aggregate_s;
     int64_t audit_retention_days;
+    /* signed internal requests and the auth-failure limit (internal_auth.c) */
+    bool require_hmac;
+    int64_t rotation_grace_s;
+    int64_t replay_cache_entries;
+    int64_t auth_fail_per_minute;
+    int64_t auth_fail_block_s;
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;
@@ -76,7 +82,8 @@ struct jc_api {
     char **profiles;        /* known seccomp profile names (sorted), NULL-terminated */
     char **profile_descriptions;
     size_t nprofiles;
-    void *runtime_state; /* free for the runtime routes' own state (rate limits …) */
+    void *runtime_state;    /* free for the runtime routes' own state (rate limits …) */
+    struct jc_iauth *iauth; /* signed-request replay cache, auth-failure limit, counters */
 };
 
 /* Key files at run time (keyring.c). Read the rings through these accessors: a reload

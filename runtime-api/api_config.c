@@ -78,6 +78,16 @@ static const jc_cfg_field fields[] = {
       "window of aggregated successful machine authentications (0: one row per request)"),
     F("audit.retention_days", JC_CFG_INT, audit_retention_days, "90", 1, 36500,
       "days audit events are kept before housekeeping deletes them"),
+    F("internal_auth.require_hmac", JC_CFG_BOOL, require_hmac, "false", 0, 0,
+      "refuse the shared internal key: every internal request must be signed"),
+    F("internal_auth.rotation_grace_s", JC_CFG_INT, rotation_grace_s, "86400", 0, 2592000,
+      "how long a rotated-out orchestrator secret stays valid (seconds)"),
+    F("internal_auth.replay_cache_entries", JC_CFG_INT, replay_cache_entries, "131072", 1024,
+      16777216, "signed requests remembered against replay (about 300 s of traffic)"),
+    F("auth_fail_limit.per_minute", JC_CFG_INT, auth_fail_per_minute, "20", 0, 1000000,
+      "authentication failures a minute from one address before it is blocked (0: no limit)"),
+    F("auth_fail_limit.block_s", JC_CFG_INT, auth_fail_block_s, "60", 1, 86400,
+      "how long a blocked address gets 429 (seconds)"),
 };
 
 const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};

@@ -15,6 +15,7 @@
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "audit.h"
+#include "internal_auth.h"
 #include "keys.h"
 #include "schedules.h"
 #include "server.h"
@@ -45,6 +46,7 @@ static void usage(FILE *out) {
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
             "  keys CLASS ACTION [OPTIONS]              manage key files and rotate keys\n"
+            "  orchestrator add|ls|revoke|rotate ...    manage orchestrator credentials\n"
             "\n"
             "Run 'jobcell-api COMMAND --help' for the options of a command.\n");
 }
@@ -163,10 +165,12 @@ static int cmd_serve(int argc, char **argv) {
         goto out_cfg;
     /* The internal key is the orchestrators' only credential: refuse to run without a
      * strong one rather than serve an internal API anyone could guess. */
-    if (jc_auth_secret_check("internal_key", cfg.internal_key.len, &err) <= 0) {
+    int key_state = jc_auth_secret_check("internal_key", cfg.internal_key.len, &err);
+    if (key_state < 0 || (key_state == 0 && !cfg.require_hmac)) {
         if (err.code == JC_E_OK)
             jc_err_set(&err, JC_E_CONFIG,
-                       "internal_key is not set: give internal_key_file (at least %d bytes)",
+                       "internal_key is not set: give internal_key_file (at least %d bytes), "
+                       "or set internal_auth.require_hmac",
                        JC_AUTH_MIN_SECRET);
         goto out_cfg;
     }
@@ -185,6 +189,19 @@ static int cmd_serve(int argc, char **argv) {
     if (jc_api_load_profiles(&api, &err) < 0)
         goto out;
     api.metrics = jc_metrics_new();
+    jc_iauth iauth = {.replay = jc_replay_cache_new((size_t)cfg.replay_cache_entries),
+                      .limit =
+                          jc_addr_limit_new(4096, cfg.auth_fail_per_minute, cfg.auth_fail_block_s)};
+    api.iauth = &iauth;
+    if (!iauth.replay || (cfg.auth_fail_per_minute > 0 && !iauth.limit)) {
+        jc_err_sys(&err, ENOMEM, "authentication tables");
+        goto out;
+    }
+    if (cfg.require_hmac && !api.master)
+        jc_log(JC_LOG_WARN,
+               "internal_auth.require_hmac is set but master_key_file is not: no internal "
+               "request can authenticate",
+               NULL);
     api.store = open_store(&cfg, &err);
     if (!api.metrics || !api.store)
         goto out;
@@ -267,6 +284,10 @@ out:
     jc_jwt_keyring_free(api.keyring);
     jc_master_ring_free(api.master);
     jc_api_keys_free_retired();
+    if (api.iauth) {
+        jc_replay_cache_free(api.iauth->replay);
+        jc_addr_limit_free(api.iauth->limit);
+    }
 out_cfg:
     if (rc != 0)
         fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");
@@ -409,6 +430,8 @@ int main(int argc, char **argv) {
         return cmd_token(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return jc_api_cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "orchestrator") == 0)
+        return jc_api_cmd_orchestrator(argc - 1, argv + 1);
     fprintf(stderr, "jobcell-api: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

@@ -19,6 +19,7 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/jwt.h"
 #include "jobcell/random.h"
+#include "sqlite_creds_schema.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
 #include "store_audit.h"
@@ -323,6 +324,8 @@ static const char *const migrations[] = {
     JC_SQLITE_SCHEDULES_SCHEMA,
     /* 3: the audit trail (sqlite_audit.c). */
     JC_SQLITE_AUDIT_SCHEMA,
+    /* 4: orchestrator credentials (sqlite_creds.c). */
+    JC_SQLITE_CREDS_SCHEMA,
 };
 
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {

@@ -3,7 +3,8 @@
 # and stops them by pid, also on failure. Exit 77 (skip) when not root.
 if(TARGET jobcell-orchestrator AND TARGET jobcell-api)
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
-  foreach(t mixed sdk crash outage cancel drain profiles cronium tls job_secrets key_rotation)
+  foreach(t mixed sdk crash outage cancel drain profiles cronium tls job_secrets key_rotation
+          signed)
     add_test(NAME e2e_orchestrator_${t}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})

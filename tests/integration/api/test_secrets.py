@@ -80,6 +80,31 @@ while time.time() < deadline:
         claims = s.claim(slots=1).json["claims"]
         break
 check(claims == [], "after the reload the old value no longer opens (%r)" % claims)
+# master key rotation with an orchestrator credential in the store: rewrap covers both kinds
+sec = os.path.join(s.dir, "host-a.secret")
+r = subprocess.run([BIN, "orchestrator", "add", "host-a", "--secret-file", sec,
+                    "--config", s.cfgpath], capture_output=True, text=True)
+check(r.returncode == 0, "orchestrator add (%s)" % r.stderr.strip())
+d = expect(s.submit(tok, {"secrets": {"TOKEN": SECRET}}), 201, "a job sealed under the new m1")
+for args in (["add", "--kid", "m2"], ["activate", "--kid", "m2"]):
+    r = subprocess.run([BIN, "keys", "master"] + args + ["--file", master], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "keys master %s (%s)" % (args[0], r.stderr.strip()))
+r = subprocess.run([BIN, "keys", "rewrap", "--config", s.cfgpath, "--batch", "1"],
+                   capture_output=True, text=True)
+# a, b and c no longer open (their m1 key was replaced above): counted as failed, exit 1
+check(r.returncode == 1 and "3 failed" in r.stdout and "2 re-encrypted" in r.stdout,
+      "rewrap re-encrypts what opens and counts what does not (%s %s)" % (r.stdout, r.stderr))
+db = sqlite3.connect(s.config["store_path"])
+kid_d = db.execute("SELECT json_extract(spec, '$.secrets') FROM jobs WHERE id = ?",
+                   (d.json["id"],)).fetchone()[0].split(".")[1]
+kid_o = db.execute("SELECT sealed FROM orchestrator_keys").fetchone()[0].split(".")[1]
+db.close()
+check(kid_d == "m2" and kid_o == "m2", "the job secret and the orchestrator secret moved to m2")
+time.sleep(1.5)  # the server reloads the master key file
+r = expect(s.claim(slots=1), 200, "claim the job rewrapped under m2")
+check([c["job"]["secrets"] for c in r.json["claims"]] == [{"TOKEN": SECRET}],
+      "a rewrapped secret still opens")
 log = s.read_log()
 check(SECRET not in log, "the server log never holds the plaintext")
 s.stop()

@@ -1,5 +1,6 @@
 """Start-up and command-line rules: the internal key and key ring are required, --help,
 migrate, token create, unknown settings, signals; and the audit trail."""
+import re
 import os
 import signal
 import sqlite3
