@@ -706,8 +706,8 @@ static int authenticate_internal(jc_req *req, jc_err *err) {
                                .body = req->body ? req->body : "",
                                .body_len = req->len};
         jc_iauth_result res;
-        if (jc_iauth_verify(api->iauth, api->store, api->master, &in, jc_time_now_ms(), &res, err) <
-            0) {
+        if (jc_iauth_verify(api->iauth, api->store, jc_api_master(api), &in, jc_time_now_ms(), &res,
+                            err) < 0) {
             snprintf(req->auth_key_id, sizeof(req->auth_key_id), "%s", res.key_id);
             snprintf(req->auth_actor, sizeof(req->auth_actor), "%s", res.orchestrator);
             if (res.reason)
