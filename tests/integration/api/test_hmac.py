@@ -263,6 +263,10 @@ refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka2), "expired_ke
 expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka3), 200, "the newest key")
 r = orc_cmd(s, "rotate", "nobody")
 check(r.returncode == 1 and "no live key" in r.stderr, "rotate with no key to rotate is refused")
+r = orc_cmd(s, "rotate", "host-a", "--secret-file", secret_path)  # that file exists
+line = [l for l in orc_cmd(s, "ls", "host-a").stdout.splitlines() if ka3[0] in l]
+check(r.returncode != 0 and line and " active " in line[0],
+      "a rotation whose secret file cannot be written changes nothing (%r)" % line)
 r = orc_cmd(s, "rotate", "host-a", "--grace", "40d")
 check(r.returncode == 2, "rotate --grace over 30 days -> exit 2")
 
