@@ -64,6 +64,7 @@ typedef struct jc_api_config {
     bool require_hmac;
     int64_t rotation_grace_s;
     int64_t replay_cache_entries;
+    int64_t key_cache_ms;
     int64_t auth_fail_per_minute;
     int64_t auth_fail_block_s;
 } jc_api_config;

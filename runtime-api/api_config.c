@@ -84,6 +84,9 @@ static const jc_cfg_field fields[] = {
       "how long a rotated-out orchestrator secret stays valid (seconds)"),
     F("internal_auth.replay_cache_entries", JC_CFG_INT, replay_cache_entries, "131072", 1024,
       16777216, "signed requests remembered against replay (about 300 s of traffic)"),
+    F("internal_auth.key_cache_ms", JC_CFG_INT, key_cache_ms, "1000", 0, 60000,
+      "how long an opened orchestrator credential is reused before the store is read again; "
+      "a revocation takes effect within this time (0: read every time)"),
     F("auth_fail_limit.per_minute", JC_CFG_INT, auth_fail_per_minute, "20", 0, 1000000,
       "authentication failures a minute from one address before it is blocked (0: no limit)"),
     F("auth_fail_limit.block_s", JC_CFG_INT, auth_fail_block_s, "60", 1, 86400,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "jobcell/hmac_sig.h"
+#include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "jobcell/random.h"
 #include "jobcell/seal.h"
@@ -231,6 +232,47 @@ bool jc_addr_limit_fail(jc_addr_limit *l, const char *addr, int64_t now_ms) {
 
 /* ---- verification ------------------------------------------------------------------ */
 
+void jc_iauth_init(jc_iauth *ia, int64_t cache_ms) {
+    ia->cache_ms = cache_ms;
+    pthread_mutex_init(&ia->cache_lock, NULL);
+}
+
+void jc_iauth_fini(jc_iauth *ia) {
+    OPENSSL_cleanse(ia->cache, sizeof(ia->cache));
+    pthread_mutex_destroy(&ia->cache_lock);
+}
+
+static size_t cache_slot(const char *key_id) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key_id; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h % JC_IAUTH_CACHE_SLOTS);
+}
+
+/* A copy of the cached entry of key_id while it is fresh (the caller wipes it). */
+static bool cache_get(jc_iauth *ia, const char *key_id, int64_t mono_ms, jc_iauth_cached *out) {
+    if (ia->cache_ms <= 0)
+        return false;
+    pthread_mutex_lock(&ia->cache_lock);
+    jc_iauth_cached *c = &ia->cache[cache_slot(key_id)];
+    bool hit =
+        c->fetched_ms && mono_ms - c->fetched_ms < ia->cache_ms && strcmp(c->key_id, key_id) == 0;
+    if (hit)
+        *out = *c;
+    pthread_mutex_unlock(&ia->cache_lock);
+    return hit;
+}
+
+static void cache_put(jc_iauth *ia, const jc_iauth_cached *e) {
+    if (ia->cache_ms <= 0)
+        return;
+    pthread_mutex_lock(&ia->cache_lock);
+    jc_iauth_cached *c = &ia->cache[cache_slot(e->key_id)];
+    OPENSSL_cleanse(c, sizeof(*c));
+    *c = *e;
+    pthread_mutex_unlock(&ia->cache_lock);
+}
+
 static int refuse(jc_iauth_result *res, const char *reason, jc_err *err) {
     res->reason = reason;
     return jc_err_set(err, JC_E_AUTH, "invalid credentials");
@@ -252,46 +294,70 @@ int jc_iauth_verify(jc_iauth *ia, jc_store *st, const jc_master_ring *ring,
         return refuse(res, "unknown_key", err);
     if (!ring)
         return refuse(res, "hmac_not_configured", err);
-    jc_orc_cred cred;
-    jc_err lookup;
-    if (jc_store_cred_lookup(st, in->key_id, &cred, &lookup) < 0) {
-        if (lookup.code == JC_E_NOT_FOUND)
-            return refuse(res, "unknown_key", err);
-        res->reason = "store_error";
-        *err = lookup;
-        return -1;
+    jc_iauth_cached e;
+    int rc = -1;
+    if (!cache_get(ia, in->key_id, jc_time_mono_ms(), &e)) {
+        jc_orc_cred cred;
+        jc_err lookup;
+        if (jc_store_cred_lookup(st, in->key_id, &cred, &lookup) < 0) {
+            if (lookup.code == JC_E_NOT_FOUND)
+                return refuse(res, "unknown_key", err);
+            res->reason = "store_error";
+            *err = lookup;
+            return -1;
+        }
+        memset(&e, 0, sizeof(e));
+        snprintf(e.key_id, sizeof(e.key_id), "%s", cred.key_id);
+        snprintf(e.orchestrator, sizeof(e.orchestrator), "%s", cred.orchestrator);
+        e.revoked_at = cred.revoked_at;
+        e.expires_at = cred.expires_at;
+        bool live = !cred.revoked_at && !(cred.expires_at && now_ms >= cred.expires_at);
+        if (live) {
+            unsigned char *pt = NULL;
+            size_t ptlen = 0;
+            jc_err se;
+            int u = jc_unseal(ring, "orchestrator_secret", cred.orchestrator, cred.key_id,
+                              cred.sealed, &pt, &ptlen, &se);
+            bool ok = u == 0 && ptlen == JC_HMAC_SECRET_BYTES;
+            if (ok)
+                memcpy(e.secret, pt, sizeof(e.secret));
+            if (pt) {
+                OPENSSL_cleanse(pt, ptlen);
+                free(pt);
+            }
+            if (!ok) {
+                /* the store and the master key file disagree: an operator must look */
+                jc_log(JC_LOG_ERROR, "an orchestrator secret does not open with the master key",
+                       "key", cred.key_id, NULL);
+                jc_orc_cred_clear(&cred);
+                snprintf(res->key_id, sizeof(res->key_id), "%s", e.key_id);
+                snprintf(res->orchestrator, sizeof(res->orchestrator), "%s", e.orchestrator);
+                OPENSSL_cleanse(&e, sizeof(e));
+                return refuse(res, "unseal_failed", err);
+            }
+            e.fetched_ms = jc_time_mono_ms();
+            cache_put(ia, &e);
+        }
+        jc_orc_cred_clear(&cred);
     }
     /* from here on the key exists: its id and owner come from the store, so they may be
      * named in the audit trail */
-    snprintf(res->key_id, sizeof(res->key_id), "%s", cred.key_id);
-    snprintf(res->orchestrator, sizeof(res->orchestrator), "%s", cred.orchestrator);
-    int rc = -1;
-    unsigned char *pt = NULL;
-    size_t ptlen = 0;
-    if (cred.revoked_at) {
+    snprintf(res->key_id, sizeof(res->key_id), "%s", e.key_id);
+    snprintf(res->orchestrator, sizeof(res->orchestrator), "%s", e.orchestrator);
+    if (e.revoked_at) {
         refuse(res, "revoked_key", err);
         goto out;
     }
-    if (cred.expires_at && now_ms >= cred.expires_at) {
+    if (e.expires_at && now_ms >= e.expires_at) {
         refuse(res, "expired_key", err);
         goto out;
     }
-    if (strcmp(cred.orchestrator, in->orchestrator) != 0) {
+    if (strcmp(e.orchestrator, in->orchestrator) != 0) {
         refuse(res, "wrong_orchestrator", err);
         goto out;
     }
-    jc_err se;
-    if (jc_unseal(ring, "orchestrator_secret", cred.orchestrator, cred.key_id, cred.sealed, &pt,
-                  &ptlen, &se) < 0 ||
-        ptlen != JC_HMAC_SECRET_BYTES) {
-        /* the store and the master key file disagree: an operator must look */
-        jc_log(JC_LOG_ERROR, "an orchestrator secret does not open with the master key", "key",
-               cred.key_id, NULL);
-        refuse(res, "unseal_failed", err);
-        goto out;
-    }
-    if (jc_hmac_verify(pt, ptlen, in->method, in->target, in->orchestrator, in->timestamp, in->body,
-                       in->body_len, in->signature, err) < 0) {
+    if (jc_hmac_verify(e.secret, sizeof(e.secret), in->method, in->target, in->orchestrator,
+                       in->timestamp, in->body, in->body_len, in->signature, err) < 0) {
         refuse(res, "bad_signature", err);
         goto out;
     }
@@ -309,11 +375,7 @@ int jc_iauth_verify(jc_iauth *ia, jc_store *st, const jc_master_ring *ring,
     }
     rc = 0;
 out:
-    if (pt) {
-        OPENSSL_cleanse(pt, ptlen);
-        free(pt);
-    }
-    jc_orc_cred_clear(&cred);
+    OPENSSL_cleanse(&e, sizeof(e));
     return rc;
 }
 

@@ -192,6 +192,7 @@ static int cmd_serve(int argc, char **argv) {
     jc_iauth iauth = {.replay = jc_replay_cache_new((size_t)cfg.replay_cache_entries),
                       .limit =
                           jc_addr_limit_new(4096, cfg.auth_fail_per_minute, cfg.auth_fail_block_s)};
+    jc_iauth_init(&iauth, cfg.key_cache_ms);
     api.iauth = &iauth;
     if (!iauth.replay || (cfg.auth_fail_per_minute > 0 && !iauth.limit)) {
         jc_err_sys(&err, ENOMEM, "authentication tables");
@@ -287,6 +288,7 @@ out:
     if (api.iauth) {
         jc_replay_cache_free(api.iauth->replay);
         jc_addr_limit_free(api.iauth->limit);
+        jc_iauth_fini(api.iauth);
     }
 out_cfg:
     if (rc != 0)

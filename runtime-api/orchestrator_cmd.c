@@ -142,10 +142,10 @@ out:
     return rc;
 }
 
-static int hand_out(const opts *o, const jc_orc_cred *c, char *hex, jc_err *err) {
+/* Print the credential (the secret itself only without --secret-file, whose file was
+ * written before anything was stored). */
+static void hand_out(const opts *o, const jc_orc_cred *c, const char *hex) {
     if (o->secret_file) {
-        if (write_secret_file(o->secret_file, hex, err) < 0)
-            return -1;
         printf("key_id=%s\n", c->key_id);
     } else {
         printf("key_id=%s\nsecret=%s\n", c->key_id, hex);
@@ -158,7 +158,6 @@ static int hand_out(const opts *o, const jc_orc_cred *c, char *hex, jc_err *err)
             "The secret is shown only once.\n",
             c->key_id, c->orchestrator, c->key_id,
             o->secret_file ? " (written to --secret-file)" : "");
-    return 0;
 }
 
 /* An operator event in the audit trail: target is the key id. */
@@ -265,6 +264,7 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
     jc_store *st = NULL;
     int rc = 1;
     char hex[JC_HMAC_SECRET_HEX + 1] = "";
+    bool secret_written = false;
     jc_orc_cred c = {0};
     if (load_cfg(&cfg, &o, &err) < 0)
         goto out;
@@ -288,6 +288,11 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
     } else {
         if (make_cred(&cfg, o.arg, &c, hex, &err) < 0)
             goto out;
+        /* The secret file first: if it cannot be written nothing is stored, and a rotation
+         * does not end the old credentials for a new one nobody holds. */
+        if (o.secret_file && write_secret_file(o.secret_file, hex, &err) < 0)
+            goto out;
+        secret_written = o.secret_file != NULL;
         if (add) {
             if (jc_store_cred_add(st, &c, &err) < 0)
                 goto out;
@@ -304,14 +309,13 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
             fprintf(stderr, "%zu older credential(s) of %s stay valid until %s\n", rotated,
                     c.orchestrator, until);
         }
-        if (hand_out(&o, &c, hex, &err) < 0) {
-            /* the secret reached no one: the stored credential must not stay usable */
-            jc_store_cred_revoke(st, c.key_id, jc_time_now_ms(), &(jc_err){0});
-            goto out;
-        }
+        hand_out(&o, &c, hex);
+        secret_written = false; /* handed out: keep the file */
         rc = 0;
     }
 out:
+    if (secret_written)
+        unlink(o.secret_file); /* the credential was not stored: its secret file is void */
     OPENSSL_cleanse(hex, sizeof(hex));
     jc_orc_cred_clear(&c);
     if (rc != 0) {

@@ -241,6 +241,7 @@ refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka, extra={"X-JC-
 # revoke
 r = orc_cmd(s, "revoke", kb[0])
 check(r.returncode == 0, "revoke a key")
+time.sleep(1.1)  # an opened credential is reused for internal_auth.key_cache_ms (1 s)
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=kb, orc="host-b"),
         "revoked_key", "a revoked key")
 r = orc_cmd(s, "revoke", kb[0])
@@ -256,12 +257,16 @@ expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka), 200,
 r = orc_cmd(s, "ls", "host-a")
 check("expiring" in r.stdout and "active" in r.stdout, "ls shows the old key expiring")
 ka3 = add_key(s, "host-a", "rotate", "--grace", "0")
-time.sleep(0.01)
+time.sleep(1.1)  # internal_auth.key_cache_ms
 refused(s, signed(s, "POST", "/internal/v1/claims", CLAIM, key=ka2), "expired_key",
         "a key rotated out with --grace 0")
 expect(signed(s, "POST", "/internal/v1/claims", fresh(), key=ka3), 200, "the newest key")
 r = orc_cmd(s, "rotate", "nobody")
 check(r.returncode == 1 and "no live key" in r.stderr, "rotate with no key to rotate is refused")
+r = orc_cmd(s, "rotate", "host-a", "--secret-file", secret_path)  # that file exists
+line = [l for l in orc_cmd(s, "ls", "host-a").stdout.splitlines() if ka3[0] in l]
+check(r.returncode != 0 and line and " active " in line[0],
+      "a rotation whose secret file cannot be written changes nothing (%r)" % line)
 r = orc_cmd(s, "rotate", "host-a", "--grace", "40d")
 check(r.returncode == 2, "rotate --grace over 30 days -> exit 2")
 
