@@ -106,6 +106,8 @@ jc_metrics *jc_metrics_new(void);
 void jc_metrics_free(jc_metrics *m);
 void jc_metrics_request(jc_metrics *m, const char *group, unsigned status, int64_t micros);
 void jc_metrics_auth_failure(jc_metrics *m, const char *group, const char *reason);
+/* An authentication that could not be decided (the store failed) and was refused. */
+void jc_metrics_auth_undecided(jc_metrics *m, const char *group);
 void jc_metrics_claims(jc_metrics *m, size_t n);
 void jc_metrics_leases_expired(jc_metrics *m, size_t n);
 /* Prometheus text (owned). */

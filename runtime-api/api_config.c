@@ -104,19 +104,25 @@ static const jc_cfg_field fields[] = {
     F("signals.auth_burst_address", JC_CFG_INT, sig_auth_burst_address, "20", 1, 100000000,
       "authentication failures from one address in the window that raise auth_burst_address"),
     F("signals.auth_burst_orchestrator", JC_CFG_INT, sig_auth_burst_orchestrator, "10", 1,
-      100000000, "authentication failures naming one orchestrator id that raise"
-                 " auth_burst_orchestrator"),
+      100000000,
+      "authentication failures naming one orchestrator id that raise"
+      " auth_burst_orchestrator"),
     F("signals.leases_lost", JC_CFG_INT, sig_leases_lost, "3", 1, 100000000,
       "executions of one orchestrator marked lost in the window that raise leases_lost"),
     F("signals.egress_denied", JC_CFG_INT, sig_egress_denied, "20", 1, 100000000,
       "denied connections of one execution that raise egress_denied"),
 #define T(kind, i)                                                                                 \
-    F("thresholds." kind "_rows", JC_CFG_INT, threshold_rows[i], "0", 0, INT64_MAX,               \
-      "rows of " kind " above which a warning is logged (0: no threshold)"),                     \
-        F("thresholds." kind "_bytes", JC_CFG_INT, threshold_bytes[i], "0", 0, INT64_MAX,         \
+    F("thresholds." kind "_rows", JC_CFG_INT, threshold_rows[i], "0", 0, INT64_MAX,                \
+      "rows of " kind " above which a warning is logged (0: no threshold)"),                       \
+        F("thresholds." kind "_bytes", JC_CFG_INT, threshold_bytes[i], "0", 0, INT64_MAX,          \
           "bytes of " kind " above which a warning is logged (0: no threshold)")
-    T("jobs", 0), T("logs", 1), T("audit", 2), T("idempotency", 3), T("signals", 4),
-    T("activity", 5), T("variables", 6),
+    T("jobs", 0),
+    T("logs", 1),
+    T("audit", 2),
+    T("idempotency", 3),
+    T("signals", 4),
+    T("activity", 5),
+    T("variables", 6),
 #undef T
     F("thresholds.store_bytes", JC_CFG_INT, threshold_store_bytes, "0", 0, INT64_MAX,
       "size of the whole store above which a warning is logged (0: no threshold)"),

@@ -516,7 +516,9 @@ void jc_req_error_extra(jc_req *req, const char *key, json_t *value) {
     json_object_set_new(req->extra, key, value);
 }
 
-void jc_req_auth_failure(jc_req *req, const char *reason) {
+static bool orchestrator_id_valid(const char *s);
+
+static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     jc_api *api = req->l->api;
     const char *group = req->route && req->route->opts.group ? req->route->opts.group : "other";
     jc_metrics_auth_failure(api->metrics, group, reason);
@@ -539,9 +541,24 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
         return;
     json_t *f =
         json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
+    /* The orchestrator id a failed internal call claimed (only when it is well formed: the
+     * detection scan groups failures by it, and a malformed header is not an id). */
+    const char *orc = req->l->runtime ? NULL : jc_req_header(req, "X-Orchestrator-ID");
+    if (orc && orchestrator_id_valid(orc))
+        json_object_set_new(f, "orchestrator", json_string(orc));
+    if (exe_id && *exe_id)
+        json_object_set_new(f, "execution", json_string(exe_id));
     jc_err ignored;
     jc_store_audit(api->store, "auth_failure", f, jc_time_now_ms(), &ignored);
     json_decref(f);
+}
+
+void jc_req_auth_failure(jc_req *req, const char *reason) {
+    auth_failure(req, reason, NULL);
+}
+
+void jc_req_auth_failure_execution(jc_req *req, const char *reason, const char *exe_id) {
+    auth_failure(req, reason, exe_id);
 }
 
 /* ---- authentication -------------------------------------------------------------------- */
@@ -600,6 +617,10 @@ static int authenticate(jc_req *req, jc_err *err) {
     if (tlen != JC_API_TOKEN_LEN || strncmp(token, "jct_", 4) != 0 ||
         jc_store_token_lookup(api->store, hash, &t, stored, &lookup) < 0) {
         if (tlen == JC_API_TOKEN_LEN && lookup.code != JC_E_AUTH && lookup.code != JC_E_OK) {
+            /* the store could not say: refuse (fail closed), and count it */
+            const char *group =
+                req->route && req->route->opts.group ? req->route->opts.group : "other";
+            jc_metrics_auth_undecided(api->metrics, group);
             *err = lookup;
             return -1;
         }

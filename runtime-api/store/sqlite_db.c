@@ -88,7 +88,8 @@ static conn *conn_open(jc_store *st, jc_err *err) {
      * WAL: readers never block the writer; synchronous=NORMAL is durable across a process
      * crash (kill -9), which is the failure this server must survive. */
     if (exec_sql(c->db,
-                 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA "
+                 "synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                  " PRAGMA temp_store=MEMORY;",
                  err) < 0) {
         conn_free(c);

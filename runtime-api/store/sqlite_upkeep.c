@@ -68,7 +68,7 @@ static int run_changes(conn *c, sqlite3_stmt *s, int64_t *changes, jc_err *err) 
  * jobs whose spec asks for less through the partial index on retention_days. ?1 now,
  * ?2 jobs_ms, ?3 limit. */
 #define EXPIRED_JOBS                                                                               \
-    "SELECT e.job_id AS id FROM executions e JOIN jobs j ON j.id = e.job_id AND j.latest_exe ="  \
+    "SELECT e.job_id AS id FROM executions e JOIN jobs j ON j.id = e.job_id AND j.latest_exe ="    \
     " e.id WHERE e.status >= 3 AND e.finished_at < ?1 - ?2"                                        \
     " UNION SELECT j.id FROM jobs j JOIN executions e ON e.id = j.latest_exe"                      \
     " WHERE json_extract(j.spec, '$.retention_days') IS NOT NULL AND e.status >= 3"                \
@@ -313,14 +313,14 @@ int jc_store_measure(jc_store *st, jc_store_sizes *out, jc_err *err) {
         return jc_sq_fail(c->db, err, "measure");
     int rc = -1;
     {
-        _cleanup_stmt_ sqlite3_stmt *rows = prep(
-            c,
-            "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM log_chunks),"
-            " (SELECT count(*) FROM audit_events), (SELECT count(*) FROM idempotency),"
-            " (SELECT count(*) FROM signals), (SELECT count(*) FROM token_submits) + (SELECT"
-            " count(*) FROM orchestrator_addresses), (SELECT count(*) FROM variables),"
-            " (SELECT count(*) FROM executions)",
-            err);
+        _cleanup_stmt_ sqlite3_stmt *rows =
+            prep(c,
+                 "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM log_chunks),"
+                 " (SELECT count(*) FROM audit_events), (SELECT count(*) FROM idempotency),"
+                 " (SELECT count(*) FROM signals), (SELECT count(*) FROM token_submits) + (SELECT"
+                 " count(*) FROM orchestrator_addresses), (SELECT count(*) FROM variables),"
+                 " (SELECT count(*) FROM executions)",
+                 err);
         if (!rows || jc_sq_step(c, rows, err) != 1)
             goto out;
         for (int k = 0; k < JC_KIND_COUNT; k++)
@@ -526,12 +526,11 @@ static const char *const scan_sql[JC_SCAN_RULE_COUNT] = {
         " FROM executions WHERE status >= 3 AND status = 6 AND finished_at >= ?1"
         " AND finished_at <= ?2 AND orchestrator_id IS NOT NULL"
         " GROUP BY orchestrator_id HAVING count(*) >= ?3",
-    [JC_SCAN_SECCOMP_KILL] =
-        "SELECT id, '', 1, finished_at, finished_at FROM executions"
-        " WHERE status >= 3 AND finished_at >= ?1 AND finished_at <= ?2"
-        " AND ((json_extract(result, '$.reason') = 'signaled'"
-        " AND json_extract(result, '$.signal') IN (31, 'SIGSYS'))"
-        " OR json_extract(result, '$.reason') = 'seccomp')",
+    [JC_SCAN_SECCOMP_KILL] = "SELECT id, '', 1, finished_at, finished_at FROM executions"
+                             " WHERE status >= 3 AND finished_at >= ?1 AND finished_at <= ?2"
+                             " AND ((json_extract(result, '$.reason') = 'signaled'"
+                             " AND json_extract(result, '$.signal') IN (31, 'SIGSYS'))"
+                             " OR json_extract(result, '$.reason') = 'seccomp')",
     [JC_SCAN_EGRESS_DENIED] =
         "SELECT id, '', json_extract(result, '$.network.denied'), finished_at, finished_at"
         " FROM executions WHERE status >= 3 AND finished_at >= ?1 AND finished_at <= ?2"
@@ -539,16 +538,21 @@ static const char *const scan_sql[JC_SCAN_RULE_COUNT] = {
         " AND json_extract(result, '$.network.denied') >= max(?3, 1)",
 };
 
-int jc_store_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_t *n,
-                  jc_err *err) {
+int jc_store_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_t *n, jc_err *err) {
     *out = NULL;
     *n = 0;
     if ((unsigned)q->rule >= JC_SCAN_RULE_COUNT)
         return jc_err_set(err, JC_E_INVALID, "scan: unknown rule");
     conn *c = jc_sq_conn(st, err);
     _cleanup_stmt_ sqlite3_stmt *s = c ? prep(c, scan_sql[q->rule], err) : NULL;
-    if (!s || jc_sq_bind(c, s, err, "iiiii", q->since, q->until, q->p1, q->p2, q->p3) < 0)
+    if (!s)
         return -1;
+    /* each rule uses the leading parameters it needs */
+    const int64_t params[] = {q->since, q->until, q->p1, q->p2, q->p3};
+    int used = sqlite3_bind_parameter_count(s);
+    for (int i = 0; i < used && i < 5; i++)
+        if (sqlite3_bind_int64(s, i + 1, params[i]) != SQLITE_OK)
+            return jc_sq_fail(c->db, err, "bind");
     jc_scan_hit *v = NULL;
     size_t cap = 0, m = 0;
     int r;
@@ -586,10 +590,8 @@ int jc_store_signal_record(jc_store *st, const jc_signal *sg, int64_t window_ms,
         return -1;
     int64_t seen = 0, added = 0;
     {
-        _cleanup_stmt_ sqlite3_stmt *q =
-            prep(c,
-                 "SELECT count(*) FROM signals WHERE signal = ? AND subject = ? AND at >= ?",
-                 err);
+        _cleanup_stmt_ sqlite3_stmt *q = prep(
+            c, "SELECT count(*) FROM signals WHERE signal = ? AND subject = ? AND at >= ?", err);
         _cleanup_stmt_ sqlite3_stmt *ins =
             prep(c,
                  "INSERT INTO signals (signal, subject, at, slot, count, first_at, last_at,"
@@ -599,10 +601,10 @@ int jc_store_signal_record(jc_store *st, const jc_signal *sg, int64_t window_ms,
             jc_sq_bind(c, q, err, "ssi", sg->signal, sg->subject, sg->at - window_ms) < 0 ||
             scalar(c, q, &seen, err) < 0)
             goto fail;
-        if (seen == 0 && (jc_sq_bind(c, ins, err, "ssiiitts", sg->signal, sg->subject, sg->at,
-                                     sg->at / window_ms, sg->count, sg->first_at, sg->last_at,
-                                     sg->detail) < 0 ||
-                          run_changes(c, ins, &added, err) < 0))
+        if (seen == 0 &&
+            (jc_sq_bind(c, ins, err, "ssiiitts", sg->signal, sg->subject, sg->at,
+                        sg->at / window_ms, sg->count, sg->first_at, sg->last_at, sg->detail) < 0 ||
+             run_changes(c, ins, &added, err) < 0))
             goto fail;
         if (jc_sq_commit(c, err) < 0)
             goto fail;

@@ -11,13 +11,13 @@
 #define JOBCELL_STORE_SQLITE_UPKEEP_H
 
 #define JC_SQLITE_UPKEEP_SCHEMA                                                                    \
-    "CREATE TABLE maintenance_tasks (task TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '',"     \
-    " next_run_at INTEGER NOT NULL DEFAULT 0, last_success_at INTEGER, last_failure_at INTEGER,"  \
+    "CREATE TABLE maintenance_tasks (task TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '',"      \
+    " next_run_at INTEGER NOT NULL DEFAULT 0, last_success_at INTEGER, last_failure_at INTEGER,"   \
     " duration_ms INTEGER NOT NULL DEFAULT 0, failures INTEGER NOT NULL DEFAULT 0,"                \
     " last_error TEXT NOT NULL DEFAULT '') WITHOUT ROWID;"                                         \
-    "CREATE TABLE signals (seq INTEGER PRIMARY KEY AUTOINCREMENT, signal TEXT NOT NULL,"          \
-    " subject TEXT NOT NULL, at INTEGER NOT NULL, slot INTEGER NOT NULL, count INTEGER NOT NULL," \
-    " first_at INTEGER, last_at INTEGER, detail TEXT NOT NULL, UNIQUE (signal, subject, slot));"  \
+    "CREATE TABLE signals (seq INTEGER PRIMARY KEY AUTOINCREMENT, signal TEXT NOT NULL,"           \
+    " subject TEXT NOT NULL, at INTEGER NOT NULL, slot INTEGER NOT NULL, count INTEGER NOT NULL,"  \
+    " first_at INTEGER, last_at INTEGER, detail TEXT NOT NULL, UNIQUE (signal, subject, slot));"   \
     "CREATE INDEX upkeep_signals_subject ON signals(signal, subject, at);"                         \
     "CREATE INDEX upkeep_signals_at ON signals(at);"                                               \
     "CREATE TABLE token_submits (token_id TEXT NOT NULL, owner TEXT NOT NULL,"                     \

@@ -49,9 +49,9 @@ check(rc != 0 and "listen_port" in s5.read_log(), "an unknown setting is refused
 # migrate and token create
 s6 = Server(start=False)
 r = run("migrate", "--config", s6.cfgpath)
-check(r.returncode == 0 and "schema version 2" in r.stdout, "migrate prints the version")
+check(r.returncode == 0 and "schema version 3" in r.stdout, "migrate prints the version")
 r = run("migrate", "--config", s6.cfgpath)
-check(r.returncode == 0 and "schema version 2" in r.stdout, "migrate is idempotent")
+check(r.returncode == 0 and "schema version 3" in r.stdout, "migrate is idempotent")
 r = run("token", "create", "--config", s6.cfgpath, "--user", "ann", "--role", "root")
 check(r.returncode == 2, "token create with a bad role -> exit 2")
 r = run("token", "create", "--config", s6.cfgpath, "--role", "user")
