@@ -82,8 +82,8 @@ int jc_scan_run(jc_api *api, int64_t now, jc_scan_report *out, jc_err *err) {
         jc_err e;
         jc_err_clear(&e);
         if (jc_store_scan(api->store, &q, &hits, &n, &e) < 0) {
-            jc_log(JC_LOG_ERROR, "detection rule could not run", "signal", rules[i].signal,
-                   "error", e.msg, NULL);
+            jc_log(JC_LOG_ERROR, "detection rule could not run", "signal", rules[i].signal, "error",
+                   e.msg, NULL);
             if (rc == 0) {
                 *err = e;
                 jc_err_prefix(err, "scan %s", rules[i].signal);
@@ -106,8 +106,8 @@ int jc_scan_run(jc_api *api, int64_t now, jc_scan_report *out, jc_err *err) {
                 s.detail[0] = '\0';
             bool inserted = false;
             if (jc_store_signal_record(api->store, &s, window, &inserted, &e) < 0) {
-                jc_log(JC_LOG_ERROR, "signal could not be recorded", "signal", s.signal,
-                       "subject", s.subject, "error", e.msg, NULL);
+                jc_log(JC_LOG_ERROR, "signal could not be recorded", "signal", s.signal, "subject",
+                       s.subject, "error", e.msg, NULL);
                 if (rc == 0) {
                     *err = e;
                     jc_err_prefix(err, "record %s", rules[i].signal);
