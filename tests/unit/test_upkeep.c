@@ -217,9 +217,8 @@ static void test_retention_exact(void **state) {
     } while (units == 2 && batches < 10);
     assert_int_equal(batches, 2);
     assert_int_equal(jc_store_prune_batch(f->st, JC_KIND_AUDIT, &r, now, 2, &got, &units, &err), 0);
-    assert_int_equal(jc_store_prune_batch(f->st, JC_KIND_IDEMPOTENCY, &r, now, 2, &got, &units,
-                                          &err),
-                     0);
+    assert_int_equal(
+        jc_store_prune_batch(f->st, JC_KIND_IDEMPOTENCY, &r, now, 2, &got, &units, &err), 0);
     assert_int_equal(got.rows[JC_KIND_JOBS], 3);
     assert_int_equal(got.executions, 3);
     assert_int_equal(got.rows[JC_KIND_LOGS], 3);
@@ -274,9 +273,8 @@ static void test_retention_exact(void **state) {
     json_decref(spec);
     /* nothing left to count */
     assert_int_equal(jc_store_prune_count(f->st, &r, now, &want, &err), 0);
-    assert_int_equal(want.rows[JC_KIND_JOBS] + want.rows[JC_KIND_AUDIT] +
-                         want.rows[JC_KIND_IDEMPOTENCY],
-                     0);
+    assert_int_equal(
+        want.rows[JC_KIND_JOBS] + want.rows[JC_KIND_AUDIT] + want.rows[JC_KIND_IDEMPOTENCY], 0);
     /* logs and variables are never pruned on their own */
     assert_int_equal(jc_store_prune_batch(f->st, JC_KIND_VARIABLES, &r, now, 2, &got, &units, &err),
                      -1);
@@ -411,9 +409,8 @@ static void scripted_events(fixture *f, int64_t t, char seccomp_exe[JC_ID_MAX],
     assert_int_equal(jc_store_activity_submit(f->st, "tok_new", "mallory", t - MIN, &err), 0);
     /* an old token of carol: 10 submits over the last week, then 150 in the window */
     for (int i = 0; i < 10; i++)
-        assert_int_equal(jc_store_activity_submit(f->st, "tok_carol", "carol", t - 3 * DAY + i * MIN,
-                                                  &err),
-                         0);
+        assert_int_equal(
+            jc_store_activity_submit(f->st, "tok_carol", "carol", t - 3 * DAY + i * MIN, &err), 0);
     for (int i = 0; i < 150; i++)
         assert_int_equal(jc_store_activity_submit(f->st, "tok_carol", "carol", t - 5 * MIN, &err),
                          0);
@@ -426,8 +423,7 @@ static void scripted_events(fixture *f, int64_t t, char seccomp_exe[JC_ID_MAX],
                                                       &err),
                              0);
     for (int i = 0; i < 120; i++)
-        assert_int_equal(jc_store_activity_submit(f->st, "tok_dave", "dave", t - 4 * MIN, &err),
-                         0);
+        assert_int_equal(jc_store_activity_submit(f->st, "tok_dave", "dave", t - 4 * MIN, &err), 0);
     /* host-y heard from two addresses */
     assert_int_equal(jc_store_activity_orchestrator(f->st, "host-y", "10.0.0.1", t - 50000, &err),
                      0);
