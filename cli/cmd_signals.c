@@ -116,7 +116,8 @@ static int signals_run(int argc, char **argv) {
                 continue;
             }
             printf("%-24s %-24s %-32s %7lld  %s\n", jc_cli_str(s, "at"), jc_cli_str(s, "signal"),
-                   jc_cli_str(s, "subject"), (long long)json_integer_value(json_object_get(s, "count")),
+                   jc_cli_str(s, "subject"),
+                   (long long)json_integer_value(json_object_get(s, "count")),
                    jc_cli_str(s, "detail"));
         }
         free(cursor);

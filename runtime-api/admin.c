@@ -47,12 +47,6 @@ static int query_int(jc_req *req, const char *name, int64_t def, int64_t lo, int
     return 0;
 }
 
-static void audit(jc_req *req, const char *kind, json_t *fields) {
-    jc_err ignored;
-    jc_store_audit(jc_req_api(req)->store, kind, fields, jc_time_now_ms(), &ignored);
-    json_decref(fields);
-}
-
 /* ---- health and metrics --------------------------------------------------------------- */
 
 static int get_health(jc_req *req, jc_err *err) {
@@ -120,6 +114,7 @@ static int replay_answer(jc_req *req, const char *stored, jc_err *err) {
         id = json_string_value(json_object_get(rec, "id"));
     if (!id)
         return jc_err_set(err, JC_E_INTERNAL, "idempotency record without a job id");
+    jc_req_audit_op(req, "job_submit", id);
     jc_job job;
     if (jc_store_job_get(api->store, id, jc_req_principal(req)->user, &job, err) < 0) {
         if (err->code == JC_E_NOT_FOUND)
@@ -145,6 +140,7 @@ static int replay_answer(jc_req *req, const char *stored, jc_err *err) {
 
 static int post_job(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
+    jc_req_audit_op(req, "job_submit", "");
     const jc_principal *who = jc_req_principal(req);
     json_t *body = jc_req_json(req, err);
     if (!body)
@@ -173,6 +169,9 @@ static int post_job(jc_req *req, jc_err *err) {
     snprintf(job.latest_execution_id, sizeof(job.latest_execution_id), "%s", exe.id);
     snprintf(exe.job_id, sizeof(exe.job_id), "%s", job.id);
     snprintf(exe.owner, sizeof(exe.owner), "%s", who->user);
+    jc_req_audit_op(req, "job_submit", job.id);
+    if (jc_job_seal_secrets(api, f.secrets, who->user, job.id, spec, err) < 0)
+        return -1;
     _cleanup_json_ json_t *answer = jc_job_json(&job, true);
     json_t *arr = json_array();
     json_array_append_new(arr, jc_execution_json(&exe));
@@ -276,6 +275,7 @@ static int get_job(jc_req *req, jc_err *err) {
 static int cancel_job(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     const char *id = jc_req_param(req, "id");
+    jc_req_audit_op(req, "job_cancel", id);
     size_t blen;
     jc_req_body(req, &blen);
     if (blen && !jc_req_json_object(req, (const char *const[]){NULL}, err))
@@ -283,9 +283,6 @@ static int cancel_job(jc_req *req, jc_err *err) {
     jc_cancel_outcome outcome;
     if (jc_store_job_cancel(api->store, id, scope_of(req), jc_time_now_ms(), &outcome, err) < 0)
         return -1;
-    audit(req, "cancel",
-          json_pack("{s:s, s:s, s:s}", "job", id, "by", jc_req_principal(req)->user, "outcome",
-                    outcome == JC_CANCEL_NOW ? "canceled" : "requested"));
     jc_job job;
     if (jc_store_job_get(api->store, id, NULL, &job, err) < 0)
         return -1;
@@ -398,6 +395,7 @@ static int put_var(jc_req *req, jc_err *err) {
     const char *key = var_key(req, err);
     if (!key)
         return -1;
+    jc_req_audit_op(req, "variable_write", key); /* the key's name, never its value */
     json_t *body = jc_req_json_object(req, (const char *const[]){"value", NULL}, err);
     if (!body)
         return -1;
@@ -419,6 +417,8 @@ static int put_var(jc_req *req, jc_err *err) {
 
 static int delete_var(jc_req *req, jc_err *err) {
     const char *key = var_key(req, err);
+    if (key)
+        jc_req_audit_op(req, "variable_delete", key);
     if (!key ||
         jc_store_var_delete(jc_req_api(req)->store, jc_req_principal(req)->user, key, err) < 0)
         return -1;
@@ -469,6 +469,7 @@ int jc_api_token_issue(jc_store *st, const char *name, const char *user, const c
 
 static int post_token(jc_req *req, jc_err *err) {
     const jc_principal *who = jc_req_principal(req);
+    jc_req_audit_op(req, "token_create", "");
     json_t *body =
         jc_req_json_object(req, (const char *const[]){"name", "user", "role", NULL}, err);
     if (!body)
@@ -490,9 +491,7 @@ static int post_token(jc_req *req, jc_err *err) {
                            user ? json_string_value(user) : who->user,
                            role ? json_string_value(role) : "user", &tok, secret, err) < 0)
         return -1;
-    audit(req, "token_create",
-          json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role, "by",
-                    who->user));
+    jc_req_audit_op(req, "token_create", tok.id);
     json_t *o = token_json(&tok);
     json_object_set_new(o, "token", json_string(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -513,10 +512,9 @@ static int list_tokens(jc_req *req, jc_err *err) {
 
 static int delete_token(jc_req *req, jc_err *err) {
     const char *id = jc_req_param(req, "id");
+    jc_req_audit_op(req, "token_delete", id);
     if (jc_store_token_delete(jc_req_api(req)->store, id, scope_of(req), err) < 0)
         return -1;
-    audit(req, "token_delete",
-          json_pack("{s:s, s:s}", "id", id, "by", jc_req_principal(req)->user));
     return jc_reply_empty(req, 204, err);
 }
 

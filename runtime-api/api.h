@@ -12,6 +12,7 @@
 
 #include "jobcell/config.h"
 #include "jobcell/jwt.h"
+#include "jobcell/seal.h"
 #include "http.h"
 #include "store.h"
 
@@ -22,6 +23,7 @@ typedef struct jc_api_config {
     char *store_path;     /* SQLite database file */
     jc_secret internal_key;
     char *jwt_keyring_file;
+    char *master_key_file; /* "" when secrets at rest are not configured */
     char *profile_dir;
     char *log_level;
     int64_t threads;
@@ -56,7 +58,6 @@ typedef struct jc_api_config {
     int64_t idempotency_ttl_s;
     /* retention and maintenance (maintenance.c) */
     int64_t retention_jobs_days; /* also the largest retention_days a job may ask for */
-    int64_t retention_audit_days;
     int64_t retention_signals_days;
     int64_t retention_activity_days;
     int64_t prune_batch_rows;
@@ -79,6 +80,10 @@ typedef struct jc_api_config {
     int64_t threshold_rows[7];
     int64_t threshold_bytes[7];
     int64_t threshold_store_bytes;
+    /* the audit trail (audit.h) */
+    int64_t audit_queue;
+    int64_t audit_aggregate_s;
+    int64_t audit_retention_days;
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;
@@ -90,7 +95,9 @@ struct jc_api {
     jc_store *store;
     jc_jwt_keyring *keyring; /* loaded at start; the runtime API verifies tokens with it */
     jc_metrics *metrics;
-    char **profiles; /* known seccomp profile names (sorted), NULL-terminated */
+    struct jc_audit *audit; /* the audit trail's queue (audit.h); NULL: events are not kept */
+    jc_master_ring *master; /* NULL when master_key_file is not set: secrets are refused */
+    char **profiles;        /* known seccomp profile names (sorted), NULL-terminated */
     char **profile_descriptions;
     size_t nprofiles;
     void *runtime_state; /* free for the runtime routes' own state (rate limits …) */

@@ -20,6 +20,9 @@ static const jc_cfg_field fields[] = {
       "shared key of the orchestrators, at least 32 bytes (give internal_key_file)"),
     F("jwt_keyring_file", JC_CFG_STRING, jwt_keyring_file, NULL, 0, 0,
       "execution-token key ring file (JSON, mode 0600)"),
+    F("master_key_file", JC_CFG_STRING, master_key_file, "", 0, 0,
+      "master key file (JSON, mode 0600) that encrypts the secrets kept in the database; "
+      "empty: features that store secrets are refused"),
     F("profile_dir", JC_CFG_STRING, profile_dir, "", 0, 0,
       "directory of seccomp profiles (*.json); empty: profiles/ beside the program"),
     F("log_level", JC_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
@@ -73,8 +76,6 @@ static const jc_cfg_field fields[] = {
     F("retention.jobs_days", JC_CFG_INT, retention_jobs_days, "30", 1, 36500,
       "days a finished job (executions, results, logs) is kept; the most a job's"
       " retention_days may ask for"),
-    F("retention.audit_days", JC_CFG_INT, retention_audit_days, "90", 1, 36500,
-      "days an audit event is kept"),
     F("retention.signals_days", JC_CFG_INT, retention_signals_days, "90", 1, 36500,
       "days a security signal is kept"),
     F("retention.activity_days", JC_CFG_INT, retention_activity_days, "8", 1, 36500,
@@ -126,6 +127,12 @@ static const jc_cfg_field fields[] = {
 #undef T
     F("thresholds.store_bytes", JC_CFG_INT, threshold_store_bytes, "0", 0, INT64_MAX,
       "size of the whole store above which a warning is logged (0: no threshold)"),
+    F("audit.queue_size", JC_CFG_INT, audit_queue, "8192", 16, 1048576,
+      "audit events held in memory before new ones are dropped (and counted)"),
+    F("audit.aggregate_s", JC_CFG_INT, audit_aggregate_s, "10", 0, 3600,
+      "window of aggregated successful machine authentications (0: one row per request)"),
+    F("audit.retention_days", JC_CFG_INT, audit_retention_days, "90", 1, 36500,
+      "days audit events are kept before the prune task deletes them"),
 };
 
 const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};

@@ -120,5 +120,13 @@ void jc_req_auth_failure(jc_req *req, const char *reason);
 /* The same, naming the execution the credential was for (an execution token presented
  * after its execution ended: the detection scan reports it by execution). */
 void jc_req_auth_failure_execution(jc_req *req, const char *reason, const char *exe_id);
+/* Record who authenticated (audit trail): scheme "token", "bearer", "hmac" or "jwt"; actor
+ * type "user", "orchestrator" or "execution"; the actor's id; the key version (kid, token
+ * id). The strings are copied except scheme, which must be a static word. */
+void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
+                       const char *key_version);
+/* Mark the request as a data operation for the audit trail: kind ("job_submit", …) and the
+ * object it acts on (an id or a name, never a value). Its outcome comes from the answer. */
+void jc_req_audit_op(jc_req *req, const char *kind, const char *target);
 
 #endif

@@ -25,6 +25,7 @@
 #include "jobcell/log.h"
 #include "jobcell/random.h"
 #include "schedules.h"
+#include "store_audit.h"
 
 #define MAX_SLEEP_MS 1000
 
@@ -66,7 +67,7 @@ void jc_retention_from_config(const jc_api_config *cfg, jc_retention *r) {
     const int64_t day = 86400000;
     *r = (jc_retention){
         .jobs_ms = cfg->retention_jobs_days * day,
-        .audit_ms = cfg->retention_audit_days * day,
+        .audit_ms = cfg->audit_retention_days * day,
         .idempotency_ms = cfg->idempotency_ttl_s * 1000,
         .signals_ms = cfg->retention_signals_days * day,
         .activity_ms = cfg->retention_activity_days * day,
@@ -102,6 +103,18 @@ int jc_prune_run(jc_store *st, const jc_api_config *cfg, int64_t now, const vola
                 0) {
                 jc_err_prefix(err, "prune %s", jc_upkeep_kind_name(kinds[i]));
                 return -1;
+            }
+            if (kinds[i] == JC_KIND_AUDIT) {
+                /* the audit trail proper (store_audit.h); the batch above took the events of
+                 * the older audit table */
+                size_t deleted = 0;
+                if (jc_store_audit_prune(st, now - r.audit_ms, limit, &deleted, err) < 0) {
+                    jc_err_prefix(err, "prune audit");
+                    return -1;
+                }
+                out->removed.rows[JC_KIND_AUDIT] += (int64_t)deleted;
+                if (deleted > units)
+                    units = deleted;
             }
             out->batches++;
             if (units < limit)

@@ -22,6 +22,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "audit.h"
 #include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
@@ -31,7 +32,6 @@
 #define MAX_SEGMENTS 16
 #define MAX_HEADERS 8
 #define MAX_QUERY 8
-#define AUDIT_PER_SECOND 20
 #define DEFAULT_MAX_BODY (256 * 1024)
 
 typedef struct route {
@@ -110,6 +110,15 @@ struct jc_req {
     void *state;
     void (*state_free)(void *);
     jc_err early; /* an error found before the handler runs (413, 415, 404, 405) */
+    /* the audit trail (audit.h): how the caller authenticated, what it did */
+    const char *audit_scheme; /* static word; NULL: no authentication happened */
+    char audit_actor_type[16];
+    char audit_actor[130];
+    char audit_key[130];
+    const char *audit_reason; /* static word of the failure or error */
+    bool audit_failed;
+    char audit_kind[32];
+    char audit_target[130];
     unsigned early_status;
     struct follow *follow;
 };
@@ -351,6 +360,8 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     }
     if (req->extra && !internal)
         json_object_update(body, req->extra);
+    if (!req->audit_failed)
+        req->audit_reason = code;
     if (req->resp)
         MHD_destroy_response(req->resp);
     req->resp = json_response(body);
@@ -524,33 +535,82 @@ static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     jc_metrics_auth_failure(api->metrics, group, reason);
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
            req->remote, NULL);
-    /* Every failure is counted; at most AUDIT_PER_SECOND of them are written to the store,
-     * so a flood of bad credentials cannot turn into a flood of writes. */
-    static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t audit_second;
-    static unsigned audit_count;
-    int64_t second = jc_time_mono_ms() / 1000;
-    pthread_mutex_lock(&audit_lock);
-    if (second != audit_second) {
-        audit_second = second;
-        audit_count = 0;
-    }
-    bool write = audit_count++ < AUDIT_PER_SECOND;
-    pthread_mutex_unlock(&audit_lock);
-    if (!write)
-        return;
-    json_t *f =
-        json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
-    /* The orchestrator id a failed internal call claimed (only when it is well formed: the
-     * detection scan groups failures by it, and a malformed header is not an id). */
+    /* The audit event is written when the request ends (audit_request); a flood of bad
+     * credentials fills the bounded audit queue and is counted as dropped, never blocks. */
+    req->audit_failed = true;
+    req->audit_reason = reason;
+    /* What the detection scan groups failures by (target; the actor stays "unknown"): the
+     * execution of a valid token presented after its end, or the orchestrator id a failed
+     * internal call claimed when it is well formed (a malformed header is not an id). */
     const char *orc = req->l->runtime ? NULL : jc_req_header(req, "X-Orchestrator-ID");
-    if (orc && orchestrator_id_valid(orc))
-        json_object_set_new(f, "orchestrator", json_string(orc));
     if (exe_id && *exe_id)
-        json_object_set_new(f, "execution", json_string(exe_id));
-    jc_err ignored;
-    jc_store_audit(api->store, "auth_failure", f, jc_time_now_ms(), &ignored);
-    json_decref(f);
+        jc_audit_set(req->audit_target, sizeof(req->audit_target), exe_id);
+    else if (orc && orchestrator_id_valid(orc))
+        jc_audit_set(req->audit_target, sizeof(req->audit_target), orc);
+}
+
+void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
+                       const char *key_version) {
+    req->audit_scheme = scheme;
+    jc_audit_set(req->audit_actor_type, sizeof(req->audit_actor_type), actor_type);
+    jc_audit_set(req->audit_actor, sizeof(req->audit_actor), actor);
+    jc_audit_set(req->audit_key, sizeof(req->audit_key), key_version);
+}
+
+void jc_req_audit_op(jc_req *req, const char *kind, const char *target) {
+    jc_audit_set(req->audit_kind, sizeof(req->audit_kind), kind);
+    jc_audit_set(req->audit_target, sizeof(req->audit_target), target);
+}
+
+/* The scheme a route authenticates with, for failures (nobody was recognised). */
+static const char *route_scheme(const jc_req *req) {
+    if (req->l->runtime)
+        return "jwt";
+    switch (req->route ? req->route->opts.auth : JC_AUTH_NONE) {
+    case JC_AUTH_USER:
+    case JC_AUTH_ADMIN: return "token";
+    case JC_AUTH_INTERNAL: return "bearer";
+    default: return "none";
+    }
+}
+
+/* One audit event per request that made an auth decision or a data operation. */
+static void audit_request(jc_req *req, const char *group, int64_t micros) {
+    jc_api *api = req->l->api;
+    if (!api->audit || !req->route)
+        return;
+    if (!req->audit_failed && !req->audit_scheme && !req->audit_kind[0])
+        return; /* public routes (/health) and requests that never reached authentication */
+    jc_audit_event ev;
+    memset(&ev, 0, sizeof(ev));
+    unsigned status = req->status ? req->status : 500;
+    JC_AUDIT_SET(&ev, group, group);
+    JC_AUDIT_SET(&ev, remote, req->remote);
+    ev.status = status;
+    ev.latency_us = micros;
+    if (req->audit_failed) {
+        /* Bounded cardinality: whatever the caller presented, it is "unknown". */
+        JC_AUDIT_SET(&ev, kind, "auth");
+        JC_AUDIT_SET(&ev, actor_type, "unknown");
+        JC_AUDIT_SET(&ev, actor, "unknown");
+        JC_AUDIT_SET(&ev, scheme, req->audit_scheme ? req->audit_scheme : route_scheme(req));
+        JC_AUDIT_SET(&ev, outcome, "failure");
+        JC_AUDIT_SET(&ev, reason, req->audit_reason ? req->audit_reason : "unknown");
+        JC_AUDIT_SET(&ev, target, req->audit_target);
+    } else {
+        JC_AUDIT_SET(&ev, kind, req->audit_kind[0] ? req->audit_kind : "auth");
+        JC_AUDIT_SET(&ev, actor_type, req->audit_actor_type[0] ? req->audit_actor_type : "unknown");
+        JC_AUDIT_SET(&ev, actor, req->audit_actor[0] ? req->audit_actor : "unknown");
+        JC_AUDIT_SET(&ev, scheme, req->audit_scheme ? req->audit_scheme : route_scheme(req));
+        JC_AUDIT_SET(&ev, key_version, req->audit_key);
+        JC_AUDIT_SET(&ev, target, req->audit_target);
+        JC_AUDIT_SET(&ev, outcome, status < 400 ? "success" : status == 403 ? "denied" : "error");
+        JC_AUDIT_SET(&ev, reason,
+                     status < 400        ? "ok"
+                     : req->audit_reason ? req->audit_reason
+                                         : "error");
+    }
+    jc_audit_emit(api->audit, &ev);
 }
 
 void jc_req_auth_failure(jc_req *req, const char *reason) {
@@ -606,6 +666,7 @@ static int authenticate(jc_req *req, jc_err *err) {
         }
         snprintf(req->orc, sizeof(req->orc), "%s", orc);
         req->has_orc = true;
+        jc_req_audit_auth(req, "bearer", "orchestrator", orc, "internal_key");
         return 0;
     }
     /* API tokens: the store is searched by SHA-256, so the secret never reaches it; the
@@ -635,6 +696,7 @@ static int authenticate(jc_req *req, jc_err *err) {
     snprintf(req->principal.user, sizeof(req->principal.user), "%s", t.user);
     req->principal.admin = strcmp(t.role, "admin") == 0;
     req->has_principal = true;
+    jc_req_audit_auth(req, "token", "user", t.user, t.id);
     if (kind == JC_AUTH_ADMIN && !req->principal.admin)
         return jc_err_set(err, JC_E_FORBIDDEN, "this needs an admin token");
     return 0;
@@ -901,6 +963,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (req->l->runtime && !(req->route && req->route->opts.group))
         group = "runtime";
     jc_metrics_request(req->l->api->metrics, group, req->status ? req->status : 500, micros);
+    audit_request(req, group, micros);
     req_free(req);
     *con_cls = NULL;
 }

@@ -21,6 +21,7 @@
 #include "jobcell/random.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
+#include "store_audit.h"
 #include "sqlite_upkeep.h"
 #include "store.h"
 
@@ -324,7 +325,9 @@ static const char *const migrations[] = {
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: schedules (sqlite_schedules.c). */
     JC_SQLITE_SCHEDULES_SCHEMA,
-    /* 3: retention, maintenance leases, security signals (sqlite_upkeep.c). */
+    /* 3: the audit trail (sqlite_audit.c). */
+    JC_SQLITE_AUDIT_SCHEMA,
+    /* 4: retention, maintenance leases, security signals (sqlite_upkeep.c). */
     JC_SQLITE_UPKEEP_SCHEMA,
 };
 

@@ -106,7 +106,8 @@ int jc_store_prune_count(jc_store *st, const jc_retention *r, int64_t now, jc_pr
             jc_upkeep_kind kind;
             const char *sql;
         } simple[] = {
-            {JC_KIND_AUDIT, "SELECT count(*) FROM audit_events WHERE at < ?1"},
+            {JC_KIND_AUDIT, "SELECT (SELECT count(*) FROM audit_log WHERE at < ?1) +"
+                            " (SELECT count(*) FROM audit_events WHERE at < ?1)"},
             {JC_KIND_IDEMPOTENCY, "SELECT count(*) FROM idempotency WHERE created_at < ?1"},
             {JC_KIND_SIGNALS, "SELECT count(*) FROM signals WHERE at < ?1"},
             {JC_KIND_ACTIVITY, "SELECT (SELECT count(*) FROM token_submits WHERE minute < ?1 /"
@@ -293,6 +294,7 @@ static int kind_of_table(const char *t) {
                {"schedule_runs", JC_KIND_JOBS},
                {"log_chunks", JC_KIND_LOGS},
                {"audit_events", JC_KIND_AUDIT},
+               {"audit_log", JC_KIND_AUDIT},
                {"idempotency", JC_KIND_IDEMPOTENCY},
                {"signals", JC_KIND_SIGNALS},
                {"token_submits", JC_KIND_ACTIVITY},
@@ -316,7 +318,8 @@ int jc_store_measure(jc_store *st, jc_store_sizes *out, jc_err *err) {
         _cleanup_stmt_ sqlite3_stmt *rows =
             prep(c,
                  "SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM log_chunks),"
-                 " (SELECT count(*) FROM audit_events), (SELECT count(*) FROM idempotency),"
+                 " (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM audit_events),"
+                 " (SELECT count(*) FROM idempotency),"
                  " (SELECT count(*) FROM signals), (SELECT count(*) FROM token_submits) + (SELECT"
                  " count(*) FROM orchestrator_addresses), (SELECT count(*) FROM variables),"
                  " (SELECT count(*) FROM executions)",
@@ -504,19 +507,21 @@ static const char *const scan_sql[JC_SCAN_RULE_COUNT] = {
         " SELECT cur.token_id, cur.owner, cur.c, cur.f * 60000, cur.l * 60000 FROM cur"
         " LEFT JOIN base ON base.owner = cur.owner"
         " WHERE cur.c > ?4 * coalesce(base.b, 0) * (?2 - ?1) / max(?5, 1.0)",
+    /* the audit trail (store_audit.h): failed authentications are kind "auth", outcome
+     * "failure"; the server puts the orchestrator id a failed internal call claimed, or
+     * the execution of a token presented after its end, in target */
     [JC_SCAN_AUTH_BURST_ADDRESS] =
-        "SELECT json_extract(fields, '$.remote') AS r, '', count(*), min(at), max(at)"
-        " FROM audit_events WHERE kind = 'auth_failure' AND at >= ?1 AND at <= ?2"
-        " GROUP BY r HAVING r IS NOT NULL AND r != '' AND count(*) >= ?3",
+        "SELECT remote, '', sum(count), min(at), max(at) FROM audit_log"
+        " WHERE at >= ?1 AND at <= ?2 AND kind = 'auth' AND outcome = 'failure'"
+        " GROUP BY remote HAVING remote != '' AND sum(count) >= ?3",
     [JC_SCAN_AUTH_BURST_ORCHESTRATOR] =
-        "SELECT json_extract(fields, '$.orchestrator') AS o, '', count(*), min(at), max(at)"
-        " FROM audit_events WHERE kind = 'auth_failure' AND at >= ?1 AND at <= ?2"
-        " GROUP BY o HAVING o IS NOT NULL AND o != '' AND count(*) >= ?3",
+        "SELECT target, '', sum(count), min(at), max(at) FROM audit_log"
+        " WHERE at >= ?1 AND at <= ?2 AND kind = 'auth' AND outcome = 'failure'"
+        " AND scheme != 'jwt' GROUP BY target HAVING target != '' AND sum(count) >= ?3",
     [JC_SCAN_TOKEN_AFTER_END] =
-        "SELECT json_extract(fields, '$.execution') AS x, '', count(*), min(at), max(at)"
-        " FROM audit_events WHERE kind = 'auth_failure' AND at >= ?1 AND at <= ?2"
-        " AND json_extract(fields, '$.reason') = 'execution_not_live'"
-        " GROUP BY x HAVING x IS NOT NULL AND x != ''",
+        "SELECT target, '', sum(count), min(at), max(at) FROM audit_log"
+        " WHERE at >= ?1 AND at <= ?2 AND kind = 'auth' AND outcome = 'failure'"
+        " AND reason = 'execution_not_live' GROUP BY target HAVING target != ''",
     [JC_SCAN_ORCHESTRATOR_ADDRESSES] =
         "SELECT orchestrator_id, '', count(*), min(first_seen), max(last_seen)"
         " FROM orchestrator_addresses WHERE last_seen >= ?1 AND first_seen <= ?2"

@@ -29,7 +29,8 @@
 typedef enum jc_upkeep_kind {
     JC_KIND_JOBS = 0,    /* finished jobs: the job, every execution with its result */
     JC_KIND_LOGS,        /* log chunks (go with their execution) */
-    JC_KIND_AUDIT,       /* audit events */
+    JC_KIND_AUDIT,       /* audit events (the batch takes the older audit_events table; the
+                          * trail of store_audit.h goes through jc_store_audit_prune) */
     JC_KIND_IDEMPOTENCY, /* stored Idempotency-Key records */
     JC_KIND_SIGNALS,     /* security signals */
     JC_KIND_ACTIVITY,    /* per-token submit counts and orchestrator addresses (scan inputs) */

@@ -18,6 +18,7 @@
 #include "jobcell/random.h"
 #include "maintenance.h"
 #include "store.h"
+#include "store_audit.h"
 #include "store_upkeep.h"
 
 #define DAY 86400000LL
@@ -170,6 +171,15 @@ static void test_retention_exact(void **state) {
     assert_int_equal(jc_store_audit(f->st, "cancel", fields, now - 90 * DAY, &err), 0);
     assert_int_equal(jc_store_audit(f->st, "cancel", fields, now - 1, &err), 0);
     json_decref(fields);
+    jc_audit_event ae[2];
+    memset(ae, 0, sizeof(ae));
+    for (int i = 0; i < 2; i++) {
+        ae[i].at = i == 0 ? now - 90 * DAY - 1 : now - 90 * DAY;
+        ae[i].count = 1;
+        strcpy(ae[i].kind, "job_submit");
+        strcpy(ae[i].outcome, "success");
+    }
+    assert_int_equal(jc_store_audit_append(f->st, ae, 2, &err), 0);
     json_t *v = json_integer(1);
     assert_int_equal(jc_store_var_put(f->st, "alice", "old", v, now - 400 * DAY, &err), 0);
     json_decref(v);
@@ -203,7 +213,7 @@ static void test_retention_exact(void **state) {
     assert_int_equal(want.rows[JC_KIND_JOBS], 3);
     assert_int_equal(want.executions, 3);
     assert_int_equal(want.rows[JC_KIND_LOGS], 3);
-    assert_int_equal(want.rows[JC_KIND_AUDIT], 1);
+    assert_int_equal(want.rows[JC_KIND_AUDIT], 2); /* one in each audit table */
     assert_int_equal(want.rows[JC_KIND_IDEMPOTENCY], 1);
 
     /* batches of 2: the caller loops until a batch comes back short */
@@ -217,6 +227,9 @@ static void test_retention_exact(void **state) {
     } while (units == 2 && batches < 10);
     assert_int_equal(batches, 2);
     assert_int_equal(jc_store_prune_batch(f->st, JC_KIND_AUDIT, &r, now, 2, &got, &units, &err), 0);
+    size_t deleted = 0;
+    assert_int_equal(jc_store_audit_prune(f->st, now - r.audit_ms, 2, &deleted, &err), 0);
+    assert_int_equal(deleted, 1);
     assert_int_equal(
         jc_store_prune_batch(f->st, JC_KIND_IDEMPOTENCY, &r, now, 2, &got, &units, &err), 0);
     assert_int_equal(got.rows[JC_KIND_JOBS], 3);
@@ -244,6 +257,15 @@ static void test_retention_exact(void **state) {
     json_t *audit = jc_store_audit_list(f->st, NULL, 10, &err);
     assert_int_equal(json_array_size(audit), 2);
     json_decref(audit);
+    jc_audit_event *kept;
+    size_t nkept;
+    char *next = NULL;
+    jc_audit_query aq = {.limit = 10};
+    assert_int_equal(jc_store_audit_query(f->st, &aq, &kept, &nkept, &next, &err), 0);
+    assert_int_equal(nkept, 1);
+    assert_int_equal(kept[0].at, now - 90 * DAY);
+    free(kept);
+    free(next);
     jc_variable var;
     assert_int_equal(jc_store_var_get(f->st, "alice", "old", &var, &err), 0);
     json_decref(var.value);
@@ -387,18 +409,25 @@ static void test_signal_dedup(void **state) {
 static void scripted_events(fixture *f, int64_t t, char seccomp_exe[JC_ID_MAX],
                             char egress_exe[JC_ID_MAX]) {
     jc_err err;
-    /* 20 failures from one address naming orchestrator host-x; one execution token after
-     * its end */
-    for (int i = 0; i < 20; i++) {
-        json_t *fl = json_pack("{s:s, s:s, s:s, s:s}", "group", "internal", "reason", "wrong_key",
-                               "remote", "10.0.0.9", "orchestrator", "host-x");
-        assert_int_equal(jc_store_audit(f->st, "auth_failure", fl, t - 60000 + i, &err), 0);
-        json_decref(fl);
+    /* 20 failures from one address naming orchestrator host-x (the server puts the
+     * claimed id in target); one execution token after its end */
+    jc_audit_event ev[21];
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 21; i++) {
+        ev[i].at = t - 60000 + i;
+        ev[i].count = 1;
+        strcpy(ev[i].kind, "auth");
+        strcpy(ev[i].actor_type, "unknown");
+        strcpy(ev[i].actor, "unknown");
+        strcpy(ev[i].outcome, "failure");
+        strcpy(ev[i].scheme, i < 20 ? "bearer" : "jwt");
+        strcpy(ev[i].group, i < 20 ? "claims" : "runtime");
+        strcpy(ev[i].reason, i < 20 ? "wrong_key" : "execution_not_live");
+        strcpy(ev[i].remote, i < 20 ? "10.0.0.9" : "127.0.0.1");
+        strcpy(ev[i].target, i < 20 ? "host-x" : "exe_gone");
+        ev[i].status = 401;
     }
-    json_t *fl = json_pack("{s:s, s:s, s:s, s:s}", "group", "runtime", "reason",
-                           "execution_not_live", "remote", "127.0.0.1", "execution", "exe_gone");
-    assert_int_equal(jc_store_audit(f->st, "auth_failure", fl, t - 30000, &err), 0);
-    json_decref(fl);
+    assert_int_equal(jc_store_audit_append(f->st, ev, 21, &err), 0);
     /* a token created 2 minutes ago that submitted a minute after */
     jc_api_token tok = {.created_at = t - 2 * MIN};
     strcpy(tok.id, "tok_new");
@@ -517,7 +546,7 @@ static void test_scan_failure_and_recovery(void **state) {
     assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
     sqlite3_busy_timeout(db, 2000);
     assert_int_equal(
-        sqlite3_exec(db, "ALTER TABLE audit_events RENAME TO audit_hidden", NULL, NULL, NULL),
+        sqlite3_exec(db, "ALTER TABLE audit_log RENAME TO audit_hidden", NULL, NULL, NULL),
         SQLITE_OK);
     jc_scan_report rep;
     assert_int_equal(jc_scan_run(&f->api, f->now, &rep, &err), -1);
@@ -537,7 +566,7 @@ static void test_scan_failure_and_recovery(void **state) {
     assert_int_equal(ran, JC_TASK_NOT_MINE);
     /* the table comes back; the next tick succeeds and /health is ok again */
     assert_int_equal(
-        sqlite3_exec(db, "ALTER TABLE audit_hidden RENAME TO audit_events", NULL, NULL, NULL),
+        sqlite3_exec(db, "ALTER TABLE audit_hidden RENAME TO audit_log", NULL, NULL, NULL),
         SQLITE_OK);
     sqlite3_close(db);
     set_clock(f, f->now + f->cfg.scan_interval_s * 1000);

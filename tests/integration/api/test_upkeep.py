@@ -19,7 +19,11 @@ from jcapi import Server, check, expect, finish
 CLI = os.environ.get("JC_CLI_BIN")
 BIN = os.environ.get("JC_API_BIN")
 
-s = Server({"maintenance.scan_interval_s": 1, "maintenance.prune_interval_s": 1,
+master_dir = tempfile.mkdtemp(prefix="jc-master-")
+master = os.path.join(master_dir, "master.json")
+subprocess.run([BIN, "keys", "master", "init", "--file", master], check=True, capture_output=True,
+               timeout=20)
+s = Server({"master_key_file": master, "maintenance.scan_interval_s": 1, "maintenance.prune_interval_s": 1,
             "reaper_interval_s": 1, "lease_s": 2,
             "signals.auth_burst_address": 5, "signals.auth_burst_orchestrator": 5,
             "thresholds.jobs_rows": 1, "log_level": "info"})
@@ -97,7 +101,7 @@ check(r.json.get("retention_days") == 7, "the job shows its retention_days")
 
 # ---- an idempotent replay keeps and logs no secret
 secret = "jct_" + b64(os.urandom(32))
-spec = {"runtime": "bash", "script": "echo hi", "env": {"API_TOKEN": secret}}
+spec = {"runtime": "bash", "script": "echo hi", "secrets": {"API_TOKEN": secret}}
 r1 = expect(s.request("POST", "/v1/jobs", body=spec, token=alice,
                       headers={"Idempotency-Key": "k-1"}), 201, "idempotent submit")
 r2 = expect(s.request("POST", "/v1/jobs", body=spec, token=alice,
@@ -111,6 +115,21 @@ con.close()
 check(len(rows) == 1 and rows[0][0] == json.dumps({"job_id": r1.json["id"]}, separators=(",", ":")),
       "the idempotency record holds only the job id (%r)" % rows)
 check(all(secret not in row[0] for row in rows), "no secret in the idempotency records")
+check(secret not in r2.body.decode(), "the replay carries no secret")
+
+
+def store_bytes():
+    data = b""
+    for suffix in ("", "-wal"):
+        try:
+            with open(db_path + suffix, "rb") as f:
+                data += f.read()
+        except OSError:
+            pass
+    return data
+
+
+check(secret.encode() not in store_bytes(), "the secret is nowhere in the store file")
 
 # ---- scripted scenario for every signal
 tok_alice = s.get("/v1/tokens", token=alice).json["tokens"][0]["id"]
@@ -219,7 +238,7 @@ if m:
 h = s.get("/health")
 check(h.json == {"status": "ok"}, "healthy before (%r)" % h)
 con = sqlite3.connect(db_path, timeout=10)
-con.execute("ALTER TABLE audit_events RENAME TO audit_hidden")
+con.execute("ALTER TABLE audit_log RENAME TO audit_hidden")
 con.commit()
 h = wait_for(lambda: (lambda r: r if r.json.get("status") == "degraded" else None)(s.get("/health")),
              "/health turns degraded")
@@ -228,7 +247,7 @@ if h:
 m = metrics()
 check('jobcell_maintenance_failures_total{task="scan"} 0\n' not in m and
       'jobcell_maintenance_failing{task="scan"} 1\n' in m, "the failure is counted")
-con.execute("ALTER TABLE audit_hidden RENAME TO audit_events")
+con.execute("ALTER TABLE audit_hidden RENAME TO audit_log")
 con.commit()
 con.close()
 wait_for(lambda: s.get("/health").json == {"status": "ok"}, "/health recovers")
@@ -258,4 +277,8 @@ os.unlink(clock)
 
 log = open(os.path.join(s.dir, "server.log")).read()
 check(secret not in log, "the secret is in no log line")
+check(secret.encode() not in store_bytes(), "the secret is still nowhere in the store file")
+s.stop()
+import shutil
+shutil.rmtree(master_dir, ignore_errors=True)
 finish()
