@@ -99,6 +99,7 @@ int jc_prune_run(jc_store *st, const jc_api_config *cfg, int64_t now, const vola
             if (stop && *stop)
                 return jc_err_set(err, JC_E_UNAVAILABLE, "prune: stopped before the end");
             size_t units = 0;
+            int64_t started = jc_time_mono_ms();
             if (jc_store_prune_batch(st, kinds[i], &r, now, limit, &out->removed, &units, err) <
                 0) {
                 jc_err_prefix(err, "prune %s", jc_upkeep_kind_name(kinds[i]));
@@ -119,8 +120,12 @@ int jc_prune_run(jc_store *st, const jc_api_config *cfg, int64_t now, const vola
             out->batches++;
             if (units < limit)
                 break;
-            /* let claims and submits take the write lock between two batches */
-            pause_ms(cfg->prune_pause_ms);
+            /* Let claims and submits take the write lock between two batches: at least as
+             * long as the batch held it. SQLite's busy handler polls a waiting writer with
+             * growing sleeps, so a pause much shorter than the batch could be missed again
+             * and again; a duty cycle of at most one half cannot starve it. */
+            int64_t held = jc_time_mono_ms() - started;
+            pause_ms(held > cfg->prune_pause_ms ? held : cfg->prune_pause_ms);
         }
     }
     if (jc_store_reclaim(st, cfg->prune_vacuum_pages, &out->vacuum_supported, &out->freed_pages,

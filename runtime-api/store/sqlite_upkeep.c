@@ -65,13 +65,15 @@ static int run_changes(conn *c, sqlite3_stmt *s, int64_t *changes, jc_err *err) 
 /* ---- retention ----------------------------------------------------------------------- */
 
 /* The jobs past their time: the default cutoff through the index on finished_at, and the
- * jobs whose spec asks for less through the partial index on retention_days. ?1 now,
- * ?2 jobs_ms, ?3 limit. */
+ * jobs whose spec asks for less through the partial index on retention_days (only those
+ * the first part did not take, so UNION ALL has no duplicate and LIMIT stops the scan
+ * early: a plain UNION would read every expired row on every batch). ?1 now, ?2 jobs_ms. */
 #define EXPIRED_JOBS                                                                               \
     "SELECT e.job_id AS id FROM executions e JOIN jobs j ON j.id = e.job_id AND j.latest_exe ="    \
     " e.id WHERE e.status >= 3 AND e.finished_at < ?1 - ?2"                                        \
-    " UNION SELECT j.id FROM jobs j JOIN executions e ON e.id = j.latest_exe"                      \
+    " UNION ALL SELECT j.id FROM jobs j JOIN executions e ON e.id = j.latest_exe"                  \
     " WHERE json_extract(j.spec, '$.retention_days') IS NOT NULL AND e.status >= 3"                \
+    " AND e.finished_at >= ?1 - ?2"                                                                \
     " AND e.finished_at < ?1 - min(?2, json_extract(j.spec, '$.retention_days') * 86400000)"
 
 int jc_store_prune_count(jc_store *st, const jc_retention *r, int64_t now, jc_prune_counts *out,
