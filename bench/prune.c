@@ -47,9 +47,9 @@ static int fill(const char *path, long n, int64_t finished) {
         " ?1, 1, 3, 0, ?3, ?3, 'orc-old', ?3, ?3, ?4, '{\"reason\":\"exited\",\"exit_code\":0}',"
         " 6)",
         -1, &exe, NULL);
-    rc |= sqlite3_prepare_v2(
-        db, "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, 0, 'hello\n')", -1, &chunk,
-        NULL);
+    rc |= sqlite3_prepare_v2(db,
+                             "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, 0, 'hello\n')",
+                             -1, &chunk, NULL);
     for (long i = 0; rc == SQLITE_OK && i < n; i++) {
         char jid[40], eid[40];
         snprintf(jid, sizeof(jid), "job_old%019ld", i);

@@ -199,4 +199,47 @@ int jc_store_signal_record(jc_store *st, const jc_signal *s, int64_t window_ms, 
 int jc_store_signal_list(jc_store *st, int64_t since, int64_t after_seq, size_t limit,
                          jc_signal **out, size_t *n, jc_err *err);
 
+/* Every operation above for a backend's operations table, as X(return type, name without
+ * jc_store_, parameters, arguments): a backend implements jc_<backend>_<name> for each. */
+#define JC_STORE_UPKEEP_OPS(X)                                                                     \
+    X(int, prune_count,                                                                            \
+      (jc_store * st, const jc_retention *r, int64_t now, jc_prune_counts *out, jc_err *err),      \
+      (st, r, now, out, err))                                                                      \
+    X(int, prune_batch,                                                                            \
+      (jc_store * st, jc_upkeep_kind kind, const jc_retention *r, int64_t now, size_t limit,       \
+       jc_prune_counts *out, size_t *units, jc_err *err),                                          \
+      (st, kind, r, now, limit, out, units, err))                                                  \
+    X(int, reclaim,                                                                                \
+      (jc_store * st, int64_t max_pages, bool *supported, int64_t *freed_pages,                    \
+       int64_t *free_pages, jc_err *err),                                                          \
+      (st, max_pages, supported, freed_pages, free_pages, err))                                    \
+    X(int, full_vacuum, (jc_store * st, jc_err * err), (st, err))                                  \
+    X(int, measure, (jc_store * st, jc_store_sizes * out, jc_err * err), (st, out, err))           \
+    X(int, task_acquire,                                                                           \
+      (jc_store * st, const char *task, const char *holder, int64_t now, int64_t interval_ms,      \
+       bool *acquired, jc_err *err),                                                               \
+      (st, task, holder, now, interval_ms, acquired, err))                                         \
+    X(int, task_record,                                                                            \
+      (jc_store * st, const char *task, bool ok, int64_t at, int64_t duration_ms,                  \
+       const char *error, jc_err *err),                                                            \
+      (st, task, ok, at, duration_ms, error, err))                                                 \
+    X(int, task_list, (jc_store * st, jc_task_state * *out, size_t * n, jc_err * err),             \
+      (st, out, n, err))                                                                           \
+    X(int, activity_submit,                                                                        \
+      (jc_store * st, const char *token_id, const char *owner, int64_t now, jc_err *err),          \
+      (st, token_id, owner, now, err))                                                             \
+    X(int, activity_orchestrator,                                                                  \
+      (jc_store * st, const char *orchestrator_id, const char *address, int64_t now, jc_err *err), \
+      (st, orchestrator_id, address, now, err))                                                    \
+    X(int, scan,                                                                                   \
+      (jc_store * st, const jc_scan_query *q, jc_scan_hit **out, size_t *n, jc_err *err),          \
+      (st, q, out, n, err))                                                                        \
+    X(int, signal_record,                                                                          \
+      (jc_store * st, const jc_signal *s, int64_t window_ms, bool *inserted, jc_err *err),         \
+      (st, s, window_ms, inserted, err))                                                           \
+    X(int, signal_list,                                                                            \
+      (jc_store * st, int64_t since, int64_t after_seq, size_t limit, jc_signal * *out,            \
+       size_t * n, jc_err * err),                                                                  \
+      (st, since, after_seq, limit, out, n, err))
+
 #endif
