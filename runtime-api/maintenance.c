@@ -251,6 +251,13 @@ int jc_maintenance_tick(jc_api *api, jc_task t, jc_task_run *ran, jc_err *err) {
     }
     int64_t duration = jc_time_mono_ms() - started;
     int64_t at = jc_time_now_ms();
+    if (rc < 0 && g_stop) {
+        /* the server is stopping: the run was cut short, it did not fail; the next server
+         * runs the task at its next tick */
+        jc_log(JC_LOG_INFO, "maintenance task interrupted by the stop", "task", jc_task_name(t),
+               NULL);
+        return 0;
+    }
     pthread_mutex_lock(&state.lock);
     state.runs[t]++;
     state.duration_ms[t] = duration;
