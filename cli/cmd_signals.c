@@ -17,7 +17,7 @@ static const char help[] =
     "submitting at once or far above their owner's usual rate, bursts of failed logins\n"
     "by address or orchestrator id, execution tokens used after their run ended,\n"
     "orchestrator ids seen from two addresses or losing leases repeatedly, runs killed\n"
-    "for a forbidden system call or with many denied connections. Needs an admin token.\n"
+    "for a forbidden system call or with many denied outgoing packets. Needs an admin token.\n"
     "\n"
     "  --since WHEN  only signals recorded since WHEN: a time (2026-11-22T14:00:00Z) or\n"
     "                a duration back from now (30m, 12h, 7d); default 24h\n"

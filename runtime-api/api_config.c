@@ -111,7 +111,7 @@ static const jc_cfg_field fields[] = {
     F("signals.leases_lost", JC_CFG_INT, sig_leases_lost, "3", 1, 100000000,
       "executions of one orchestrator marked lost in the window that raise leases_lost"),
     F("signals.egress_denied", JC_CFG_INT, sig_egress_denied, "20", 1, 100000000,
-      "denied connections of one execution that raise egress_denied"),
+      "denied outgoing packets of one execution (network.denied) that raise egress_denied"),
 #define T(kind, i)                                                                                 \
     F("thresholds." kind "_rows", JC_CFG_INT, threshold_rows[i], "0", 0, INT64_MAX,                \
       "rows of " kind " above which a warning is logged (0: no threshold)"),                       \

@@ -40,7 +40,7 @@ static const rule rules[] = {
      "was seen from several addresses at once; addresses"},
     {JC_SCAN_LEASES_LOST, "leases_lost", "lost leases repeatedly; executions lost"},
     {JC_SCAN_SECCOMP_KILL, "seccomp_kill", "was killed for a seccomp violation; count"},
-    {JC_SCAN_EGRESS_DENIED, "egress_denied", "had many denied network connections; denied"},
+    {JC_SCAN_EGRESS_DENIED, "egress_denied", "had many denied outgoing packets; denied"},
 };
 #define NRULES (sizeof(rules) / sizeof(rules[0]))
 

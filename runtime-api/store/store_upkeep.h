@@ -156,7 +156,7 @@ typedef enum jc_scan_rule {
      * subject the execution id */
     JC_SCAN_SECCOMP_KILL,
     /* executions finished in [since, until] whose result's network.denied >= p1 (absent
-     * field: not a hit): subject the execution id, count the denied connections */
+     * field: not a hit): subject the execution id, count the denied packets */
     JC_SCAN_EGRESS_DENIED,
     JC_SCAN_RULE_COUNT
 } jc_scan_rule;
