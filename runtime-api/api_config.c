@@ -85,7 +85,7 @@ static const jc_cfg_field fields[] = {
     F("prune.pause_ms", JC_CFG_INT, prune_pause_ms, "20", 0, 10000,
       "pause between two prune transactions, so claims get the write lock"),
     F("prune.vacuum_pages", JC_CFG_INT, prune_vacuum_pages, "2000", 0, 10000000,
-      "free pages given back to the file system per prune run (0: none)"),
+      "free pages given back to the file system per step, until none is left (0: none)"),
     F("maintenance.prune_interval_s", JC_CFG_INT, prune_interval_s, "600", 1, 604800,
       "how often the prune task runs (seconds)"),
     F("maintenance.scan_interval_s", JC_CFG_INT, scan_interval_s, "300", 1, 86400,

@@ -128,10 +128,22 @@ int jc_prune_run(jc_store *st, const jc_api_config *cfg, int64_t now, const vola
             pause_ms(held > cfg->prune_pause_ms ? held : cfg->prune_pause_ms);
         }
     }
-    if (jc_store_reclaim(st, cfg->prune_vacuum_pages, &out->vacuum_supported, &out->freed_pages,
-                         &out->free_pages, err) < 0) {
-        jc_err_prefix(err, "prune: incremental vacuum");
-        return -1;
+    /* Give the free pages back in steps of prune.vacuum_pages, pausing between steps like
+     * between batches (moving pages holds the write lock too). */
+    for (int64_t guard = 0; guard < 10000000; guard++) {
+        if (stop && *stop)
+            return jc_err_set(err, JC_E_UNAVAILABLE, "prune: stopped before the end");
+        int64_t started = jc_time_mono_ms(), freed = 0;
+        if (jc_store_reclaim(st, cfg->prune_vacuum_pages, &out->vacuum_supported, &freed,
+                             &out->free_pages, err) < 0) {
+            jc_err_prefix(err, "prune: incremental vacuum");
+            return -1;
+        }
+        out->freed_pages += freed;
+        if (!out->vacuum_supported || freed == 0 || out->free_pages == 0)
+            break;
+        int64_t held = jc_time_mono_ms() - started;
+        pause_ms(held > cfg->prune_pause_ms ? held : cfg->prune_pause_ms);
     }
     return 0;
 }
