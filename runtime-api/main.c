@@ -106,6 +106,7 @@ static int cmd_serve(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -145,6 +146,7 @@ static int cmd_serve(int argc, char **argv) {
     api.store = open_store(&cfg, &err);
     if (!api.metrics || !api.store)
         goto out;
+    jc_api_keys_loaded(&api);
     api.audit = jc_audit_start(api.store, (size_t)cfg.audit_queue, cfg.audit_aggregate_s, &err);
     if (!api.audit)
         goto out;
@@ -183,6 +185,8 @@ static int cmd_serve(int argc, char **argv) {
     /* the reaper, prune and the detection scan (maintenance.c) */
     if (jc_maintenance_start(&api, &err) < 0)
         goto out;
+    if (jc_api_keywatch_start(&api, &err) < 0)
+        goto out;
     if (jc_scheduler_start(&api, &err) < 0)
         goto out;
     char port[16], rport[16];
@@ -192,11 +196,18 @@ static int cmd_serve(int argc, char **argv) {
            cfg.runtime_listen, "runtime_port", rport, "store", cfg.store_path, NULL);
 
     int sig = 0;
-    while (sigwait(&set, &sig) != 0)
-        ;
+    for (;;) {
+        while (sigwait(&set, &sig) != 0)
+            ;
+        if (sig != SIGHUP)
+            break;
+        /* SIGHUP: reload the key files; requests keep running meanwhile */
+        jc_api_keys_reload(&api, "SIGHUP");
+    }
     jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     rc = 0;
 out:
+    jc_api_keywatch_stop();
     jc_scheduler_stop();
     jc_maintenance_stop();
     jc_server_stop(server);
@@ -206,6 +217,7 @@ out:
     jc_api_free_profiles(&api);
     jc_jwt_keyring_free(api.keyring);
     jc_master_ring_free(api.master);
+    jc_api_keys_free_retired();
 out_cfg:
     if (rc != 0)
         fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");

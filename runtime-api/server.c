@@ -115,7 +115,7 @@ struct jc_req {
     char audit_actor_type[16];
     char audit_actor[130];
     char audit_key[130];
-    const char *audit_reason; /* static word of the failure or error */
+    char audit_reason[64]; /* the failure's reason or the error code ("" none) */
     bool audit_failed;
     char audit_kind[32];
     char audit_target[130];
@@ -361,7 +361,7 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     if (req->extra && !internal)
         json_object_update(body, req->extra);
     if (!req->audit_failed)
-        req->audit_reason = code;
+        jc_audit_set(req->audit_reason, sizeof(req->audit_reason), code);
     if (req->resp)
         MHD_destroy_response(req->resp);
     req->resp = json_response(body);
@@ -538,7 +538,8 @@ static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     /* The audit event is written when the request ends (audit_request); a flood of bad
      * credentials fills the bounded audit queue and is counted as dropped, never blocks. */
     req->audit_failed = true;
-    req->audit_reason = reason;
+    /* copied: callers pass reasons built in their own buffers ("invalid_token:expired") */
+    jc_audit_set(req->audit_reason, sizeof(req->audit_reason), reason);
     /* What the detection scan groups failures by (target; the actor stays "unknown"): the
      * execution of a valid token presented after its end, or the orchestrator id a failed
      * internal call claimed when it is well formed (a malformed header is not an id). */
@@ -595,7 +596,7 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
         JC_AUDIT_SET(&ev, actor, "unknown");
         JC_AUDIT_SET(&ev, scheme, req->audit_scheme ? req->audit_scheme : route_scheme(req));
         JC_AUDIT_SET(&ev, outcome, "failure");
-        JC_AUDIT_SET(&ev, reason, req->audit_reason ? req->audit_reason : "unknown");
+        JC_AUDIT_SET(&ev, reason, req->audit_reason[0] ? req->audit_reason : "unknown");
         JC_AUDIT_SET(&ev, target, req->audit_target);
     } else {
         JC_AUDIT_SET(&ev, kind, req->audit_kind[0] ? req->audit_kind : "auth");
@@ -606,9 +607,9 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
         JC_AUDIT_SET(&ev, target, req->audit_target);
         JC_AUDIT_SET(&ev, outcome, status < 400 ? "success" : status == 403 ? "denied" : "error");
         JC_AUDIT_SET(&ev, reason,
-                     status < 400        ? "ok"
-                     : req->audit_reason ? req->audit_reason
-                                         : "error");
+                     status < 400           ? "ok"
+                     : req->audit_reason[0] ? req->audit_reason
+                                            : "error");
     }
     jc_audit_emit(api->audit, &ev);
 }
