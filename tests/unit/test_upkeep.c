@@ -331,6 +331,33 @@ static void test_prune_run_and_vacuum(void **state) {
     assert_true(exe_exists(f, e));
 }
 
+/* A store made before incremental auto-vacuum: reclaim says so (and gives nothing back),
+ * until a full vacuum rewrites it. */
+static void test_full_vacuum_converts(void **state) {
+    fixture *f = *state;
+    jc_err err;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 2000);
+    assert_int_equal(sqlite3_exec(db, "PRAGMA auto_vacuum=NONE; VACUUM;", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    /* a server started on that store (connections read the mode when they open) */
+    jc_store_close(f->st);
+    jc_store_options o = {.path = f->path, .busy_timeout_ms = 2000, .kill_grace_s = 5};
+    f->st = jc_store_open(&o, &err);
+    assert_non_null(f->st);
+    f->api.store = f->st;
+    bool supported = true;
+    int64_t freed = -1, free_pages = -1;
+    assert_int_equal(jc_store_reclaim(f->st, 100, &supported, &freed, &free_pages, &err), 0);
+    assert_false(supported);
+    assert_int_equal(freed, 0);
+    assert_int_equal(jc_store_full_vacuum(f->st, &err), 0);
+    assert_int_equal(jc_store_reclaim(f->st, 100, &supported, &freed, &free_pages, &err), 0);
+    assert_true(supported);
+}
+
 /* ---- leases -------------------------------------------------------------------------- */
 
 static void test_task_lease(void **state) {
@@ -583,6 +610,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_retention_exact, setup, teardown),
         cmocka_unit_test_setup_teardown(test_prune_run_and_vacuum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_full_vacuum_converts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_task_lease, setup, teardown),
         cmocka_unit_test_setup_teardown(test_signal_dedup, setup, teardown),
         cmocka_unit_test_setup_teardown(test_scan_rules_and_dedup, setup, teardown),
