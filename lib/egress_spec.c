@@ -22,13 +22,13 @@ static const char *shown(const char *entry, char *buf, size_t len) {
     return buf;
 }
 
-#define BAD(err, entry, ...)                                                                      \
-    do {                                                                                          \
-        char q_[80];                                                                              \
-        char why_[160];                                                                           \
-        snprintf(why_, sizeof(why_), __VA_ARGS__);                                                \
-        return jc_err_set(err, JC_E_INVALID, "egress entry \"%s\": %s",                           \
-                          shown(entry, q_, sizeof(q_)), why_);                                    \
+#define BAD(err, entry, ...)                                                                       \
+    do {                                                                                           \
+        char q_[80];                                                                               \
+        char why_[160];                                                                            \
+        snprintf(why_, sizeof(why_), __VA_ARGS__);                                                 \
+        return jc_err_set(err, JC_E_INVALID, "egress entry \"%s\": %s",                            \
+                          shown(entry, q_, sizeof(q_)), why_);                                     \
     } while (0)
 
 /* A decimal number 1…max with no sign, no leading zero, no spaces. */
@@ -129,14 +129,16 @@ static int parse_host(const char *entry, const char *text, size_t len, jc_egress
         char c = i < len ? text[i] : '.';
         if (c == '.') {
             if (label == 0)
-                BAD(err, entry, "%s", i == len ? "a host name cannot end with '.'"
-                                               : "a host name has an empty label ('..' or a "
-                                                 "leading '.')");
+                BAD(err, entry, "%s",
+                    i == len ? "a host name cannot end with '.'"
+                             : "a host name has an empty label ('..' or a "
+                               "leading '.')");
             if (text[i - 1] == '-')
                 BAD(err, entry, "a host name label cannot end with '-'");
             if (i == len && all_digits)
-                BAD(err, entry, "not a valid IPv4 address, and a host name cannot end with a "
-                                "numeric label");
+                BAD(err, entry,
+                    "not a valid IPv4 address, and a host name cannot end with a "
+                    "numeric label");
             label = 0;
             all_digits = true;
             if (i < len)
@@ -146,8 +148,9 @@ static int parse_host(const char *entry, const char *text, size_t len, jc_egress
         if (c == '*')
             BAD(err, entry, "wildcards are not supported: list each host name");
         if (!(isalnum((unsigned char)c) && (unsigned char)c < 0x80) && c != '-')
-            BAD(err, entry, "a host name may contain only letters, digits, '-' and '.' (found "
-                            "byte 0x%02x)",
+            BAD(err, entry,
+                "a host name may contain only letters, digits, '-' and '.' (found "
+                "byte 0x%02x)",
                 (unsigned)(unsigned char)c);
         if (c == '-' && label == 0)
             BAD(err, entry, "a host name label cannot start with '-'");

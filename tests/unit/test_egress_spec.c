@@ -182,8 +182,8 @@ static void test_cidr(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_accepts),     cmocka_unit_test(test_values),
-        cmocka_unit_test(test_rejects),     cmocka_unit_test(test_allow_array),
+        cmocka_unit_test(test_accepts), cmocka_unit_test(test_values),
+        cmocka_unit_test(test_rejects), cmocka_unit_test(test_allow_array),
         cmocka_unit_test(test_cidr),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
