@@ -81,8 +81,8 @@ const char *jc_egress_net_job_addr(const jc_egress_net *net);
 const char *jc_egress_net_host_addr(const jc_egress_net *net);
 /* Allow the addresses a DNS answer gave for host name `name` (lower case) for ttl_s
  * seconds, on the ports of every allow-list entry with that name. */
-int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int family,
-                                 const void *addr, uint32_t ttl_s, jc_err *err);
+int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int family, const void *addr,
+                                 uint32_t ttl_s, jc_err *err);
 /* Packets the policy dropped so far (the counter), or -1 with err. */
 int64_t jc_egress_net_denied(jc_egress_net *net, jc_err *err);
 /* Remove the veth, the chain and the lease; *denied (may be NULL) gets the final count

@@ -37,8 +37,11 @@
 #define TABLE "inet jobcell"
 #define VETH_PREFIX "jcv"
 #define JOB_IFNAME "eth0"
+/* A refused packet gets an ICMP "administratively prohibited" back: the job's connect()
+ * fails at once (EHOSTUNREACH) instead of hanging until its own timeout. */
+#define REFUSE "reject with icmpx admin-prohibited"
 #define SET_SIZE 1024 /* addresses one host-name entry may collect */
-#define NL_BUF 8192    /* one rtnetlink message (MNL_SOCKET_BUFFER_SIZE is not a constant) */
+#define NL_BUF 8192   /* one rtnetlink message (MNL_SOCKET_BUFFER_SIZE is not a constant) */
 
 struct jc_egress {
     pthread_mutex_t lock;
@@ -540,20 +543,21 @@ static char *job_policy(const jc_egress_net *net) {
     /* its resolver, the only service of the host it may use */
     RULE("ip daddr %s meta l4proto { tcp, udp } th dport 53 accept", net->host_addr);
     /* the host's own addresses, on every interface: its services are not the job's */
-    RULE("fib daddr type local %s%u drop", d, i);
+    RULE("fib daddr type local %s%u " REFUSE, d, i);
     /* loopback, cloud metadata and link-local, "this network", multicast, broadcast, the
      * pool (other jobs), and the admin's list */
-    RULE("ip daddr { %s } %s%u drop", eg->deny_v4, d, i);
-    RULE("ip6 daddr { %s } %s%u drop", eg->deny_v6, d, i);
+    RULE("ip daddr { %s } %s%u " REFUSE, eg->deny_v4, d, i);
+    RULE("ip6 daddr { %s } %s%u " REFUSE, eg->deny_v6, d, i);
     if (eg->priv_ok_v4[0])
-        RULE("ip daddr { %s } ip daddr != { %s } %s%u drop", eg->private_v4, eg->priv_ok_v4, d, i);
-    else
-        RULE("ip daddr { %s } %s%u drop", eg->private_v4, d, i);
-    if (eg->priv_ok_v6[0])
-        RULE("ip6 daddr { %s } ip6 daddr != { %s } %s%u drop", eg->private_v6, eg->priv_ok_v6, d,
+        RULE("ip daddr { %s } ip daddr != { %s } %s%u " REFUSE, eg->private_v4, eg->priv_ok_v4, d,
              i);
     else
-        RULE("ip6 daddr { %s } %s%u drop", eg->private_v6, d, i);
+        RULE("ip daddr { %s } %s%u " REFUSE, eg->private_v4, d, i);
+    if (eg->priv_ok_v6[0])
+        RULE("ip6 daddr { %s } ip6 daddr != { %s } %s%u " REFUSE, eg->private_v6, eg->priv_ok_v6, d,
+             i);
+    else
+        RULE("ip6 daddr { %s } %s%u " REFUSE, eg->private_v6, d, i);
     for (size_t k = 0; k < net->n_allow; k++) {
         const jc_egress_rule *r = &net->allow[k];
         char ports[64];
@@ -568,7 +572,7 @@ static char *job_policy(const jc_egress_net *net) {
             RULE("%s daddr %s/%u%saccept", v6 ? "ip6" : "ip", a, r->prefix, ports);
         }
     }
-    RULE("%s%u drop", d, i);
+    RULE("%s%u " REFUSE, d, i);
 #undef RULE
     fprintf(f, "add element " TABLE " jobs { \"%s\" : goto j%u }\n", net->veth, i);
     if (fclose(f) != 0) {
@@ -642,8 +646,8 @@ static int remove_policy(jc_egress *eg, uint32_t i, const jc_egress_rule *allow,
     } else {
         for (size_t k = 0; k < n_allow; k++)
             if (allow[k].kind == JC_EGRESS_HOST)
-                fprintf(f, "delete set " TABLE " h%u_%zu\ndelete set " TABLE " g%u_%zu\n", i, k,
-                        i, k);
+                fprintf(f, "delete set " TABLE " h%u_%zu\ndelete set " TABLE " g%u_%zu\n", i, k, i,
+                        k);
     }
     fprintf(f, "delete counter " TABLE " d%u\n", i);
     if (fclose(f) != 0) {
@@ -764,8 +768,10 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
         !(eg->deny_v6 = set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV6,
                                  "::/128, ::1/128, fe80::/10, ff00::/8, ::ffff:0:0/96")) ||
         !(eg->private_v4 = strdup(private_v4)) || !(eg->private_v6 = strdup(private_v6)) ||
-        !(eg->priv_ok_v4 = set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV4, "")) ||
-        !(eg->priv_ok_v6 = set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV6, ""))) {
+        !(eg->priv_ok_v4 =
+              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV4, "")) ||
+        !(eg->priv_ok_v6 =
+              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV6, ""))) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
         goto fail;
     }
@@ -775,8 +781,7 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
     }
     struct stat st;
     if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
-        jc_err_set(err, JC_E_CONFIG, "%s must be a directory owned and writable by root only",
-                   dir);
+        jc_err_set(err, JC_E_CONFIG, "%s must be a directory owned and writable by root only", dir);
         goto fail;
     }
     eg->nft = nft_ctx_new(NFT_CTX_DEFAULT);
@@ -977,8 +982,8 @@ const char *jc_egress_net_host_addr(const jc_egress_net *net) {
     return net->host_addr;
 }
 
-int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int family,
-                                 const void *addr, uint32_t ttl_s, jc_err *err) {
+int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int family, const void *addr,
+                                 uint32_t ttl_s, jc_err *err) {
     char a[INET6_ADDRSTRLEN];
     if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, addr, a, sizeof(a)))
         return jc_err_set(err, JC_E_INVALID, "network: not an address");
@@ -1130,8 +1135,8 @@ int jc_egress_reconcile(jc_egress *eg, jc_err *err) {
         snprintf(veth, sizeof(veth), VETH_PREFIX "%u", t.v[i].index);
         nl_del_link(eg->nl, &eg->nl_seq, veth, &e2);
         remove_policy(eg, t.v[i].index, NULL, 0, &e2);
-        jc_log(JC_LOG_INFO, "removed the network of a dead execution", "exe", t.v[i].exe_id,
-               "link", veth, NULL);
+        jc_log(JC_LOG_INFO, "removed the network of a dead execution", "exe", t.v[i].exe_id, "link",
+               veth, NULL);
     }
     bool changed = w != t.n;
     t.n = w;
