@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "egress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -244,6 +245,13 @@ static void maybe_claim(jc_orc *orc) {
         return;
     if (free_slots > 64)
         free_slots = 64;
+    /* every claim may be an egress job: claim no more than the pool can give leases to,
+     * so an execution this host cannot network stays queued for another host */
+    free_slots = jc_orc_egress_claimable(orc, free_slots);
+    if (free_slots <= 0) {
+        jc_timer_arm(orc->claim_timer, 1000);
+        return;
+    }
     char body[160];
     snprintf(body, sizeof(body), "{\"slots\":%" PRId64 ",\"wait_s\":%" PRId64 ",\"runtimes\":%s}",
              free_slots, orc->cfg->claim_wait_s, orc->runtimes);
@@ -565,6 +573,8 @@ int jc_orc_run(jc_orc_config *cfg) {
     };
     if (!(orc->engine = jc_sandbox_engine_new(&ec, &err)))
         goto fail;
+    if (jc_orc_egress_start(orc, &err) < 0)
+        goto fail;
     int removed = jc_sandbox_reconcile(NULL, cfg->cgroup_parent[0] ? cfg->cgroup_parent : NULL,
                                        cfg->run_dir, &err);
     if (removed < 0) {
@@ -649,6 +659,7 @@ out:
     if (sfd >= 0)
         close(sfd);
     jc_spool_close(&orc->spool);
+    jc_orc_egress_stop(orc);
     jc_sandbox_engine_free(orc->engine);
     jc_orc_profiles_free(orc->profiles);
     jc_jwt_keyring_free(orc->ring);

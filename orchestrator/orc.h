@@ -42,6 +42,7 @@ typedef struct jc_orc {
     jc_http *http;
     jc_jwt_keyring *ring;
     jc_sandbox_engine *engine;
+    struct jc_egress *egress; /* NULL: egress.enabled is false */
     jc_orc_profiles *profiles;
     jc_spool spool;
     char id[65];
