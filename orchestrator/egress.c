@@ -69,8 +69,8 @@ int jc_orc_egress_start(jc_orc *orc, jc_err *err) {
         return 0;
     static jc_egress_rule priv[MAX_LIST], deny[MAX_LIST + 16];
     size_t n_priv = 0, n_deny = 0;
-    if (parse_list(c->egress_allow_private, "egress.allow_private", priv, &n_priv, MAX_LIST,
-                   err) < 0 ||
+    if (parse_list(c->egress_allow_private, "egress.allow_private", priv, &n_priv, MAX_LIST, err) <
+            0 ||
         parse_list(c->egress_deny_always, "egress.deny_always", deny, &n_deny, MAX_LIST, err) < 0)
         return -1;
     add_url_addresses(c->server_url, deny, &n_deny, MAX_LIST + 16);
