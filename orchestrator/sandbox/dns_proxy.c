@@ -29,11 +29,11 @@
 #include "jobcell/log.h"
 #include "jobcell/random.h"
 
-#define TCP_IDLE_MS 10000    /* a TCP client that sends nothing for this long is closed */
+#define TCP_IDLE_MS 10000 /* a TCP client that sends nothing for this long is closed */
 #define TCP_BUF (2 + JC_DNS_QUERY_MAX)
-#define TCP_ANSWER_MAX 4096  /* our TCP answers: the chain plus every kept address fit */
-#define RECV_BURST 32        /* datagrams read per readiness event, so no job starves others */
-#define LOG_REFUSED_MAX 8    /* refused names logged at info per job; the rest only counted */
+#define TCP_ANSWER_MAX 4096 /* our TCP answers: the chain plus every kept address fit */
+#define RECV_BURST 32       /* datagrams read per readiness event, so no job starves others */
+#define LOG_REFUSED_MAX 8   /* refused names logged at info per job; the rest only counted */
 
 enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_UPSTREAM };
 
@@ -47,7 +47,7 @@ typedef struct endpoint {
 } endpoint;
 
 typedef struct tcp_conn {
-    endpoint ep; /* kind K_TCP_CONN; fd -1 when the slot is free */
+    endpoint ep;  /* kind K_TCP_CONN; fd -1 when the slot is free */
     uint32_t gen; /* bumped on every close: a pending answer for an old client is dropped */
     uint8_t buf[TCP_BUF];
     size_t have;
@@ -69,7 +69,7 @@ struct job {
 };
 
 typedef struct pending {
-    endpoint ep; /* kind K_UPSTREAM; ep.job NULL when the slot is free */
+    endpoint ep;    /* kind K_UPSTREAM; ep.job NULL when the slot is free */
     tcp_conn *conn; /* NULL: a UDP client at from */
     uint32_t conn_gen;
     struct sockaddr_storage from;
@@ -101,8 +101,9 @@ static socklen_t addr_len(int family) {
 }
 
 static void addr_text(const struct sockaddr *sa, char *out, size_t len) {
-    const void *a = sa->sa_family == AF_INET ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
-                                             : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
+    const void *a = sa->sa_family == AF_INET
+                        ? (const void *)&((const struct sockaddr_in *)sa)->sin_addr
+                        : (const void *)&((const struct sockaddr_in6 *)sa)->sin6_addr;
     if (!inet_ntop(sa->sa_family, a, out, (socklen_t)len))
         snprintf(out, len, "?");
 }
@@ -205,8 +206,7 @@ static void pending_fail(jc_dns_proxy *p, pending *s) {
     job *j = s->ep.job;
     j->stats.servfail++;
     p->stats.servfail++;
-    reply_rcode(p, j, s->conn, s->conn_gen, &s->from, s->fromlen, &s->query,
-                JC_DNS_RCODE_SERVFAIL);
+    reply_rcode(p, j, s->conn, s->conn_gen, &s->from, s->fromlen, &s->query, JC_DNS_RCODE_SERVFAIL);
     pending_free(p, s);
 }
 
@@ -349,8 +349,7 @@ static void serve_query(jc_dns_proxy *p, job *j, tcp_conn *conn,
     uint32_t gen = conn ? conn->gen : 0;
     jc_dns_query_verdict v = jc_dns_query_parse(msg, len, &q);
     switch (v) {
-    case JC_DNS_QUERY_DROP:
-        return;
+    case JC_DNS_QUERY_DROP: return;
     case JC_DNS_QUERY_FORMERR:
         j->stats.formerr++;
         p->stats.formerr++;
@@ -362,8 +361,7 @@ static void serve_query(jc_dns_proxy *p, job *j, tcp_conn *conn,
     case JC_DNS_QUERY_REFUSED:
         reply_rcode(p, j, conn, gen, from, fromlen, &q, JC_DNS_RCODE_REFUSED);
         return;
-    case JC_DNS_QUERY_OK:
-        break;
+    case JC_DNS_QUERY_OK: break;
     }
     j->stats.queries++;
     p->stats.queries++;
@@ -394,8 +392,8 @@ static void udp_readable(jc_dns_proxy *p, job *j) {
     for (int i = 0; i < RECV_BURST; i++) {
         struct sockaddr_storage from;
         socklen_t fromlen = sizeof(from);
-        ssize_t n = recvfrom(j->udp.fd, buf, sizeof(buf), MSG_DONTWAIT,
-                             (struct sockaddr *)&from, &fromlen);
+        ssize_t n =
+            recvfrom(j->udp.fd, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&from, &fromlen);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0)
@@ -441,8 +439,8 @@ static void tcp_readable(jc_dns_proxy *p, tcp_conn *c) {
 
 static void tcp_accept(jc_dns_proxy *p, job *j) {
     for (int i = 0; i < JC_DNS_MAX_TCP_PER_JOB + 1; i++) {
-        _cleanup_close_ int fd = accept4(j->tcp_listen.fd, NULL, NULL,
-                                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        _cleanup_close_ int fd =
+            accept4(j->tcp_listen.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0)
             return;
         tcp_conn *c = NULL;

@@ -33,8 +33,8 @@ static void put32(uint8_t *p, uint32_t v) {
 }
 
 static bool host_char(uint8_t c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '_';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '_';
 }
 
 static char lower(uint8_t c) {
@@ -53,8 +53,7 @@ typedef struct name_buf {
  * position before the previous one (so they cannot loop) and at most MAX_POINTER_JUMPS;
  * *pos ends after the name's bytes in place (after the first pointer). The expanded name
  * is at most JC_DNS_WIRE_NAME_MAX bytes. Returns false when malformed. */
-static bool read_name(const uint8_t *msg, size_t len, size_t *pos, bool allow_ptr,
-                      name_buf *out) {
+static bool read_name(const uint8_t *msg, size_t len, size_t *pos, bool allow_ptr, name_buf *out) {
     size_t p = *pos, total = 0, text_len = 0, limit = *pos;
     bool jumped = false;
     unsigned jumps = 0;
@@ -134,8 +133,7 @@ jc_dns_query_verdict jc_dns_query_parse(const uint8_t *msg, size_t len, jc_dns_q
         return JC_DNS_QUERY_NOTIMP;
     if (flags & FLAG_TC)
         return JC_DNS_QUERY_FORMERR;
-    if (get16(msg + 4) != 1 || get16(msg + 6) != 0 || get16(msg + 8) != 0 ||
-        get16(msg + 10) > 1)
+    if (get16(msg + 4) != 1 || get16(msg + 6) != 0 || get16(msg + 8) != 0 || get16(msg + 10) > 1)
         return JC_DNS_QUERY_FORMERR;
     uint16_t arcount = get16(msg + 10);
 
@@ -273,8 +271,7 @@ jc_dns_answer_verdict jc_dns_answer_parse(const uint8_t *msg, size_t len, uint16
             memcpy(c->owner, name.text, sizeof(c->owner));
             memcpy(c->target, target.text, sizeof(c->target));
             c->ttl = ttl;
-        } else if (type == q->qtype &&
-                   (type == JC_DNS_TYPE_A || type == JC_DNS_TYPE_AAAA)) {
+        } else if (type == q->qtype && (type == JC_DNS_TYPE_A || type == JC_DNS_TYPE_AAAA)) {
             if (rdlen != want_len)
                 return JC_DNS_ANSWER_BAD;
             if (s.n_cands == MAX_CANDIDATES)
