@@ -265,7 +265,8 @@ jc_dns_answer_verdict jc_dns_answer_parse(const uint8_t *msg, size_t len, uint16
             /* the target may point anywhere before it, but must end where the rdata ends */
             if (!read_name(msg, rdata + rdlen, &tpos, true, &target) || tpos != rdata + rdlen)
                 return JC_DNS_ANSWER_BAD;
-            if (!target.ok || s.n_cnames == MAX_CNAMES)
+            /* a CNAME to the root, or to a name that is no host name, ends the chain */
+            if (!target.ok || target.text[0] == '\0' || s.n_cnames == MAX_CNAMES)
                 continue;
             cname_rec *c = &s.cnames[s.n_cnames++];
             memcpy(c->owner, name.text, sizeof(c->owner));
