@@ -33,7 +33,8 @@
 #define TCP_BUF (2 + JC_DNS_QUERY_MAX)
 #define TCP_ANSWER_MAX 4096 /* our TCP answers: the chain plus every kept address fit */
 #define RECV_BURST 32       /* datagrams read per readiness event, so no job starves others */
-#define LOG_REFUSED_MAX 8   /* refused names logged at info per job; the rest only counted */
+#define MAX_TRIES (JC_DNS_QUERY_DEADLINE_MS / JC_DNS_TRY_TIMEOUT_MS) /* broken answers too */
+#define LOG_REFUSED_MAX 8 /* refused names logged at info per job; the rest only counted */
 
 enum kind { K_UDP, K_TCP_LISTEN, K_TCP_CONN, K_UPSTREAM };
 
@@ -216,7 +217,10 @@ static void pending_fail(jc_dns_proxy *p, pending *s) {
  * other address. Returns false when no upstream could even be sent to before the deadline. */
 static bool pending_try(jc_dns_proxy *p, pending *s) {
     int64_t now = jc_time_mono_ms();
-    for (size_t attempt = 0; attempt < p->n_upstreams && now < s->deadline_ms; attempt++) {
+    /* bounded in count as well as time: an upstream that answers garbage at once must not
+     * turn one query into a storm of retries */
+    for (size_t attempt = 0;
+         attempt < p->n_upstreams && now < s->deadline_ms && s->tries < MAX_TRIES; attempt++) {
         ep_unwatch_close(p, &s->ep);
         const struct sockaddr_storage *up = &p->upstreams[s->next_upstream % p->n_upstreams];
         s->next_upstream++;
