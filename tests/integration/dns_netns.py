@@ -344,6 +344,7 @@ class World:
 
 
 def stop(p):
+    """Close its stdin (it exits), kill it after 10 s; returns its exit status."""
     if p.poll() is None:
         try:
             p.stdin.close()
@@ -351,6 +352,7 @@ def stop(p):
         except (subprocess.TimeoutExpired, BrokenPipeError, OSError):
             p.kill()
             p.wait()
+    return p.returncode
 
 
 def remove_stale():
@@ -479,7 +481,7 @@ def run_test(driver):
         c.check("getent: a name outside the list does not resolve", g.returncode == 2,
                 g.returncode)
 
-        stop(proxy)
+        c.check("proxy exits cleanly (no sanitizer report)", stop(proxy) == 0)
         with open(events) as f:
             ev = f.read().splitlines()
         seen = [l for l in ev if not l.startswith("stats")]
@@ -519,7 +521,7 @@ def run_test(driver):
         # retry: the first upstream never answers, the second does; the proxy on a thread
         proxy = start_proxy(w, driver, events, [SILENT, UPSTREAM], thread=True)
         r = w.client([{"op": "query", "name": "www.allowed.test", "type": A}])
-        stop(proxy)
+        c.check("threaded proxy stops cleanly", stop(proxy) == 0)
         x = r[0]["reply"]
         c.check("silent first upstream: answered by the second (%.2f s)" % r[0]["elapsed"],
                 x and addrs(x) == ["198.51.100.10"] and r[0]["elapsed"] >= 0.9, r[0])
