@@ -2,7 +2,8 @@
 """The egress resolver proxy, live, in network namespaces this test creates itself.
 
     dns_netns.py test  DRIVER    the assertions (exit 0 pass, 1 fail, 77 skipped: not root)
-    dns_netns.py bench DRIVER    queries per second, direct to the upstream and through the proxy
+    dns_netns.py bench DRIVER [SECONDS]   queries per second, direct to the upstream and
+                                          through the proxy (bench/dns_proxy.sh)
 
 Three namespaces, none linked to the machine's own network, so no packet can leave them:
   internet  198.51.100.53  a fake upstream DNS server (this file, "upstream"), logging every
@@ -536,11 +537,18 @@ def run_test(driver):
     return 0 if c.failed == 0 else 1
 
 
+def cpu_seconds(pid):
+    """User + system time of a process (`ip netns exec` execs the driver: same pid)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_bench(driver, seconds=3.0):
     with World() as w:
         log = os.path.join(w.tmp, "upstream.log")
         w.spawn(w.inet, sys.executable, HERE, "upstream", log)
-        start_proxy(w, driver, os.path.join(w.tmp, "events"), [UPSTREAM])
+        proxy = start_proxy(w, driver, os.path.join(w.tmp, "events"), [UPSTREAM])
         # the job reaches the fake upstream directly only for this comparison
         sh("ip", "netns", "exec", w.host, "sysctl", "-qw", "net.ipv4.ip_forward=1")
         sh("ip", "-n", w.job, "route", "add", "198.51.100.0/24", "via", PROXY)
@@ -550,10 +558,13 @@ def run_bench(driver, seconds=3.0):
                     "seconds": seconds, "window": window},
                    {"op": "bench", "server": PROXY, "name": "www.allowed.test",
                     "seconds": seconds, "window": window}]
+            cpu_before = cpu_seconds(proxy.pid)
             direct, proxied = w.client(ops)
-            print("dns_proxy window=%d direct=%.0f qps proxied=%.0f qps (%.0f%%) lost=%d/%d" % (
-                window, direct["qps"], proxied["qps"], 100 * proxied["qps"] / direct["qps"],
-                direct["lost"], proxied["lost"]))
+            cpu = cpu_seconds(proxy.pid) - cpu_before
+            print("dns_proxy window=%d direct=%.0f qps proxied=%.0f qps (%.0f%%) lost=%d/%d "
+                  "proxy_cpu=%.1f us/query" % (
+                      window, direct["qps"], proxied["qps"], 100 * proxied["qps"] / direct["qps"],
+                      direct["lost"], proxied["lost"], 1e6 * cpu / max(1, proxied["answered"])))
     return 0
 
 
@@ -565,12 +576,14 @@ def main():
     if cmd == "client":
         run_client()
         return 0
-    if cmd in ("test", "bench") and len(sys.argv) == 3:
+    if cmd in ("test", "bench") and len(sys.argv) in (3, 4):
         if os.geteuid() != 0 or not shutil.which("ip"):
             print("skipped: needs root and ip(8) to create network namespaces")
             return 77
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))  # run the cleanup
-        return run_test(sys.argv[2]) if cmd == "test" else run_bench(sys.argv[2])
+        if cmd == "test":
+            return run_test(sys.argv[2])
+        return run_bench(sys.argv[2], float(sys.argv[3]) if len(sys.argv) == 4 else 3.0)
     print(__doc__)
     return 2
 
