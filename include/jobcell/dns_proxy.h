@@ -128,6 +128,11 @@ int jc_dns_upstreams_from_resolv_conf(const char *path, struct sockaddr_storage 
  * to set. Returns the number found. */
 int jc_dns_upstreams_default(struct sockaddr_storage *out, size_t max, jc_err *err);
 
+/* A proxy for the configuration's resolver list (`egress.resolvers`, `jobcell run --dns`):
+ * each text parsed by jc_dns_upstream_parse, or when n is 0 jc_dns_upstreams_default().
+ * Errors name the bad entry. Owned: jc_dns_proxy_free. */
+jc_dns_proxy *jc_dns_proxy_new_from_text(const char *const *resolvers, size_t n, jc_err *err);
+
 /* The text of the job's /etc/resolv.conf naming resolver (its port must be 53: the C
  * library cannot be told another). Returns 0, or -1 when buf is too small. */
 int jc_dns_resolv_conf_text(const struct sockaddr *resolver, char *buf, size_t len, jc_err *err);

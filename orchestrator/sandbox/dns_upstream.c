@@ -131,6 +131,25 @@ int jc_dns_upstreams_default(struct sockaddr_storage *out, size_t max, jc_err *e
                       "not a loopback address; set egress.resolvers");
 }
 
+jc_dns_proxy *jc_dns_proxy_new_from_text(const char *const *resolvers, size_t n, jc_err *err) {
+    struct sockaddr_storage up[JC_DNS_MAX_UPSTREAMS];
+    int count;
+    if (n == 0) {
+        if ((count = jc_dns_upstreams_default(up, JC_DNS_MAX_UPSTREAMS, err)) < 0)
+            return NULL;
+    } else {
+        if (n > JC_DNS_MAX_UPSTREAMS)
+            return jc_err_set(err, JC_E_CONFIG, "egress.resolvers: at most %d resolvers",
+                              JC_DNS_MAX_UPSTREAMS),
+                   NULL;
+        for (size_t i = 0; i < n; i++)
+            if (jc_dns_upstream_parse(resolvers[i], &up[i], err) < 0)
+                return jc_err_prefix(err, "egress.resolvers"), NULL;
+        count = (int)n;
+    }
+    return jc_dns_proxy_new(up, (size_t)count, err);
+}
+
 int jc_dns_resolv_conf_text(const struct sockaddr *resolver, char *buf, size_t len, jc_err *err) {
     char addr[INET6_ADDRSTRLEN];
     uint16_t port;

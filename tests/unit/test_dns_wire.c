@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -677,6 +678,140 @@ static void test_proxy_new_and_add_job_errors(void **state) {
     jc_dns_proxy_free(p);
 }
 
+static void test_proxy_new_from_text(void **state) {
+    (void)state;
+    jc_err err;
+    const char *good[] = {"192.0.2.53", "[2001:db8::53]:5353"};
+    jc_dns_proxy *p = jc_dns_proxy_new_from_text(good, 2, &err);
+    assert_non_null(p);
+    jc_dns_proxy_free(p);
+    const char *bad[] = {"192.0.2.53", "resolver.example"};
+    assert_null(jc_dns_proxy_new_from_text(bad, 2, &err));
+    assert_int_equal(err.code, JC_E_INVALID);
+    assert_non_null(strstr(err.msg, "egress.resolvers"));
+    assert_non_null(strstr(err.msg, "resolver.example"));
+    const char *many[JC_DNS_MAX_UPSTREAMS + 1];
+    for (size_t i = 0; i < JC_DNS_MAX_UPSTREAMS + 1; i++)
+        many[i] = "192.0.2.53";
+    assert_null(jc_dns_proxy_new_from_text(many, JC_DNS_MAX_UPSTREAMS + 1, &err));
+    assert_int_equal(err.code, JC_E_CONFIG);
+}
+
+/* ---- the proxy on loopback, on its own thread ------------------------------------------ */
+
+typedef struct seen {
+    int calls;
+    char name[64];
+    int family;
+    uint8_t addr[16];
+    uint32_t ttl;
+} seen;
+
+static void on_address(void *ctx, const char *n, int family, const void *addr, uint32_t ttl) {
+    seen *s = ctx;
+    s->calls++;
+    snprintf(s->name, sizeof(s->name), "%s", n);
+    s->family = family;
+    memcpy(s->addr, addr, family == AF_INET ? 4 : 16);
+    s->ttl = ttl;
+}
+
+static int udp_socket(struct sockaddr_in *bound) {
+    int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7F000001)};
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(*bound);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)bound, &len), 0);
+    struct timeval tv = {.tv_sec = 5};
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+static void test_proxy_loopback_thread(void **state) {
+    (void)state;
+    jc_err err;
+    struct sockaddr_in up_addr, listen_addr, client_addr;
+    int upstream = udp_socket(&up_addr);
+    int client = udp_socket(&client_addr);
+    /* a free port for the proxy: bind one, note it, let it go */
+    int probe = udp_socket(&listen_addr);
+    close(probe);
+
+    struct sockaddr_storage up;
+    memcpy(&up, &up_addr, sizeof(up_addr));
+    jc_dns_proxy *p = jc_dns_proxy_new(&up, 1, &err);
+    assert_non_null(p);
+    seen s = {0};
+    const char *names[] = {"api.example.test", NULL};
+    assert_int_equal(jc_dns_proxy_add_job(p, "exe_loop", (struct sockaddr *)&listen_addr, names,
+                                          on_address, &s, &err),
+                     0);
+    assert_int_equal(jc_dns_proxy_start_thread(p, &err), 0);
+
+    /* the job asks; the upstream sees a fresh id, the name in lowercase, RD and EDNS */
+    msg m;
+    query(&m, 0x7777, "API.example.test", JC_DNS_TYPE_A);
+    assert_int_equal(
+        sendto(client, m.b, m.n, 0, (struct sockaddr *)&listen_addr, sizeof(listen_addr)),
+        (ssize_t)m.n);
+    uint8_t buf[1024];
+    struct sockaddr_in from;
+    socklen_t fromlen = sizeof(from);
+    ssize_t n = recvfrom(upstream, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+    assert_true(n > 0);
+    jc_dns_query fwd;
+    assert_int_equal(jc_dns_query_parse(buf, (size_t)n, &fwd), JC_DNS_QUERY_OK);
+    assert_string_equal(fwd.q.name, "api.example.test");
+    assert_memory_equal(buf + 13, "api", 3);
+    assert_true(fwd.rd);
+
+    /* a forged answer from another socket is not taken: the forward socket is connected */
+    answer_start(&m, fwd.id, 0, 1, "api.example.test", JC_DNS_TYPE_A);
+    rr_a(&m, NULL, 12, 42, 66);
+    int forger = udp_socket(&client_addr);
+    sendto(forger, m.b, m.n, 0, (struct sockaddr *)&from, fromlen);
+    close(forger);
+    /* the real one */
+    answer_start(&m, fwd.id, 0, 1, "api.example.test", JC_DNS_TYPE_A);
+    rr_a(&m, NULL, 12, 42, 10);
+    assert_int_equal(sendto(upstream, m.b, m.n, 0, (struct sockaddr *)&from, fromlen),
+                     (ssize_t)m.n);
+    n = recv(client, buf, sizeof(buf), 0);
+    assert_true(n > 0);
+    jc_dns_question q = question("api.example.test", JC_DNS_TYPE_A);
+    jc_dns_answer a;
+    assert_int_equal(jc_dns_answer_parse(buf, (size_t)n, 0x7777, &q, &a), JC_DNS_ANSWER_OK);
+    assert_int_equal(a.n_addrs, 1);
+    assert_int_equal(a.addrs[0].addr[3], 10);
+    /* the callback ran before the answer was sent */
+    assert_int_equal(s.calls, 1);
+    assert_string_equal(s.name, "api.example.test");
+    assert_int_equal(s.family, AF_INET);
+    assert_memory_equal(s.addr, "\xc6\x33\x64\x0a", 4);
+    assert_int_equal(s.ttl, 42);
+
+    /* a query left pending when the job goes: no callback afterwards, no answer */
+    query(&m, 0x8888, "api.example.test", JC_DNS_TYPE_A);
+    sendto(client, m.b, m.n, 0, (struct sockaddr *)&listen_addr, sizeof(listen_addr));
+    n = recvfrom(upstream, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fromlen);
+    assert_true(n > 0);
+    assert_int_equal(jc_dns_query_parse(buf, (size_t)n, &fwd), JC_DNS_QUERY_OK);
+    jc_dns_proxy_remove_job(p, "exe_loop");
+    answer_start(&m, fwd.id, 0, 1, "api.example.test", JC_DNS_TYPE_A);
+    rr_a(&m, NULL, 12, 42, 11);
+    sendto(upstream, m.b, m.n, 0, (struct sockaddr *)&from, fromlen); /* may be refused */
+    struct timeval tv = {.tv_usec = 300000};
+    setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    assert_int_equal(recv(client, buf, sizeof(buf), 0), -1);
+    assert_int_equal(s.calls, 1);
+
+    jc_dns_proxy_stop_thread(p);
+    jc_dns_proxy_free(p);
+    close(upstream);
+    close(client);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_query_ok),
@@ -696,6 +831,8 @@ int main(void) {
         cmocka_unit_test(test_resolv_conf),
         cmocka_unit_test(test_resolv_conf_text),
         cmocka_unit_test(test_proxy_new_and_add_job_errors),
+        cmocka_unit_test(test_proxy_new_from_text),
+        cmocka_unit_test(test_proxy_loopback_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
