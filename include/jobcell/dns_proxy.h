@@ -37,7 +37,9 @@
  * All functions may be called from any thread (one mutex inside). The callback runs on the
  * thread that handles, with that mutex held: it must not call back into the proxy, and
  * once jc_dns_proxy_remove_job() has returned it is never called again for that job (so
- * its ctx may be freed then). */
+ * its ctx may be freed then). Lock order: a caller must not hold a lock that its callback
+ * takes while it calls jc_dns_proxy_add_job/remove_job/free (the callback may be waiting
+ * for that lock with the proxy's mutex held: a deadlock). */
 #ifndef JOBCELL_DNS_PROXY_H
 #define JOBCELL_DNS_PROXY_H
 
