@@ -54,6 +54,7 @@ typedef struct jc_api_config {
     int64_t runtime_rate;
     int64_t runtime_burst;
     int64_t idempotency_ttl_s;
+    int64_t egress_max_rules; /* egress.max_rules_per_job */
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;

@@ -93,8 +93,8 @@ typedef struct claim_wait {
 
 static json_t *claim_json(const jc_claim *c) {
     json_t *job = json_object();
-    static const char *const keys[] = {"runtime",   "script",  "input",   "env", "resources",
-                                       "timeout_s", "network", "profile", NULL};
+    static const char *const keys[] = {"runtime",   "script",  "input",   "env",    "resources",
+                                       "timeout_s", "network", "profile", "egress", NULL};
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(c->job.spec, keys[i]);
         if (v)

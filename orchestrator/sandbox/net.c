@@ -1,0 +1,1177 @@
+/* net.c: egress jobs' networks on the host — pool leases, nftables policy, veth pairs,
+ * addresses and routes (jobcell/egress_net.h; the model is docs/networking.md).
+ *
+ * Links, addresses and routes go over rtnetlink (libmnl); the policy goes to nftables as
+ * one text transaction per change (libnftables), so a job's chain, sets, counter and its
+ * entry in the dispatch map appear and disappear together: there is no moment at which a
+ * job's veth exists without its policy (the base chains drop anything from a jcv* link
+ * the map does not know). */
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/if_link.h>
+#include <linux/rtnetlink.h>
+#include <linux/veth.h>
+#include <net/if.h>
+#include <nftables/libnftables.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "jobcell/cleanup.h"
+#include "jobcell/egress_net.h"
+#include "jobcell/io.h"
+#include "jobcell/log.h"
+
+#define TABLE "inet jobcell"
+#define VETH_PREFIX "jcv"
+#define JOB_IFNAME "eth0"
+/* A refused packet gets an ICMP "administratively prohibited" back: the job's connect()
+ * fails at once (EHOSTUNREACH) instead of hanging until its own timeout. */
+#define REFUSE "reject with icmpx admin-prohibited"
+#define SET_SIZE 1024 /* addresses one host-name entry may collect */
+#define NL_BUF 8192   /* one rtnetlink message (MNL_SOCKET_BUFFER_SIZE is not a constant) */
+
+struct jc_egress {
+    pthread_mutex_t lock;
+    uint32_t pool_base; /* host order */
+    unsigned pool_prefix;
+    uint32_t n_leases; /* /30s in the pool */
+    char pool_text[32];
+    char *state_dir;
+    char *lock_path;
+    char *lease_path;
+    struct nft_ctx *nft;
+    struct mnl_socket *nl; /* rtnetlink in the host's namespace */
+    uint32_t nl_seq;
+    char *deny_v4, *deny_v6;       /* nft set bodies: always denied */
+    char *private_v4, *private_v6; /* private ranges */
+    char *priv_ok_v4, *priv_ok_v6; /* egress.allow_private ("" when none) */
+};
+
+struct jc_egress_net {
+    jc_egress *eg;
+    uint32_t index;
+    char exe_id[64];
+    char veth[IFNAMSIZ];
+    char host_addr[INET_ADDRSTRLEN], job_addr[INET_ADDRSTRLEN];
+    char resolv[128];
+    jc_egress_rule *allow; /* copy: host-name entries are matched by DNS answers */
+    size_t n_allow;
+};
+
+/* ---- small helpers ---------------------------------------------------------------------- */
+
+static void ipv4_text(uint32_t host_order, char *buf) {
+    struct in_addr a = {.s_addr = htonl(host_order)};
+    inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
+}
+
+/* Append "a, b, c" of the networks of kind into an owned string ("" when none). */
+static char *set_body(const jc_egress_rule *rules, size_t n, jc_egress_kind kind,
+                      const char *fixed) {
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    fputs(fixed, f);
+    bool first = fixed[0] == '\0';
+    for (size_t i = 0; i < n; i++) {
+        if (rules[i].kind != kind)
+            continue;
+        char a[INET6_ADDRSTRLEN];
+        inet_ntop(kind == JC_EGRESS_IPV6 ? AF_INET6 : AF_INET, rules[i].addr, a, sizeof(a));
+        fprintf(f, "%s%s/%u", first ? "" : ", ", a, rules[i].prefix);
+        first = false;
+    }
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Run one nftables transaction. With out, the JSON output is copied there (owned). */
+static int nft_run(jc_egress *eg, const char *cmd, char **out, jc_err *err) {
+    unsigned flags = nft_ctx_output_get_flags(eg->nft);
+    if (out)
+        nft_ctx_output_set_flags(eg->nft, flags | NFT_CTX_OUTPUT_JSON);
+    int rc = nft_run_cmd_from_buffer(eg->nft, cmd);
+    if (out)
+        nft_ctx_output_set_flags(eg->nft, flags);
+    const char *outbuf = nft_ctx_get_output_buffer(eg->nft);
+    const char *errbuf = nft_ctx_get_error_buffer(eg->nft);
+    if (rc != 0) {
+        /* the first line of nft's message names the command at fault */
+        char first[160] = "";
+        if (errbuf) {
+            size_t n = strcspn(errbuf, "\n");
+            snprintf(first, sizeof(first), "%.*s", (int)(n < 150 ? n : 150), errbuf);
+        }
+        return jc_err_set(err, JC_E_SYS, "nftables: %s", first[0] ? first : "command failed");
+    }
+    if (out) {
+        *out = strdup(outbuf ? outbuf : "");
+        if (!*out)
+            return jc_err_set(err, JC_E_INTERNAL, "out of memory");
+    }
+    return 0;
+}
+
+/* ---- rtnetlink ------------------------------------------------------------------------- */
+
+/* Send one request and wait for its ACK (or error). */
+static int nl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh, const char *what,
+                   jc_err *err) {
+    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_seq = ++*seq;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+        return jc_err_sys(err, errno, "network: %s", what);
+    char buf[NL_BUF];
+    for (int tries = 0; tries < 8; tries++) {
+        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return jc_err_sys(err, errno, "network: %s", what);
+        int rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), NULL, NULL);
+        if (rc == MNL_CB_ERROR)
+            return jc_err_sys(err, errno, "network: %s", what);
+        if (rc == MNL_CB_STOP)
+            return 0;
+    }
+    return jc_err_set(err, JC_E_SYS, "network: %s: no answer from the kernel", what);
+}
+
+static struct mnl_socket *nl_open(jc_err *err) {
+    struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+    if (!nl) {
+        jc_err_sys(err, errno, "network: open rtnetlink");
+        return NULL;
+    }
+    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+        jc_err_sys(err, errno, "network: bind rtnetlink");
+        mnl_socket_close(nl);
+        return NULL;
+    }
+    return nl;
+}
+
+/* veth pair: `host` here, JOB_IFNAME in the namespace of netns_fd. */
+static int nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host, int netns_fd,
+                       jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
+    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
+    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
+    struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
+    struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
+    struct ifinfomsg *pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
+    pifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, JOB_IFNAME);
+    mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+    mnl_attr_nest_end(nlh, peer);
+    mnl_attr_nest_end(nlh, data);
+    mnl_attr_nest_end(nlh, info);
+    return nl_talk(nl, seq, nlh, "create the veth pair", err);
+}
+
+static int nl_del_link(struct mnl_socket *nl, uint32_t *seq, const char *name, jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_DELLINK;
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
+    return nl_talk(nl, seq, nlh, "delete the veth", err);
+}
+
+static int nl_link_up(struct mnl_socket *nl, uint32_t *seq, int ifindex, jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = ifindex;
+    ifm->ifi_flags = IFF_UP;
+    ifm->ifi_change = IFF_UP;
+    return nl_talk(nl, seq, nlh, "bring the link up", err);
+}
+
+static int nl_add_addr(struct mnl_socket *nl, uint32_t *seq, int ifindex, uint32_t addr,
+                       unsigned prefix, jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWADDR;
+    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
+    ifa->ifa_family = AF_INET;
+    ifa->ifa_prefixlen = (unsigned char)prefix;
+    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
+    ifa->ifa_index = (unsigned)ifindex;
+    uint32_t be = htonl(addr);
+    mnl_attr_put_u32(nlh, IFA_LOCAL, be);
+    mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
+    return nl_talk(nl, seq, nlh, "add an address", err);
+}
+
+static int nl_default_route(struct mnl_socket *nl, uint32_t *seq, int ifindex, uint32_t gateway,
+                            jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWROUTE;
+    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
+    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
+    rtm->rtm_family = AF_INET;
+    rtm->rtm_table = RT_TABLE_MAIN;
+    rtm->rtm_protocol = RTPROT_BOOT;
+    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
+    rtm->rtm_type = RTN_UNICAST;
+    mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gateway));
+    mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
+    return nl_talk(nl, seq, nlh, "add the default route", err);
+}
+
+/* Names of this namespace's links that start with VETH_PREFIX (for reconciliation). */
+typedef struct link_list {
+    char (*names)[IFNAMSIZ];
+    size_t n, cap;
+} link_list;
+
+static int collect_link(const struct nlmsghdr *nlh, void *data) {
+    link_list *l = data;
+    struct nlattr *attr;
+    mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg)) {
+        if (mnl_attr_get_type(attr) != IFLA_IFNAME || mnl_attr_validate(attr, MNL_TYPE_STRING) < 0)
+            continue;
+        const char *name = mnl_attr_get_str(attr);
+        if (strncmp(name, VETH_PREFIX, strlen(VETH_PREFIX)) != 0)
+            continue;
+        if (l->n == l->cap) {
+            size_t cap = l->cap ? l->cap * 2 : 16;
+            void *p = realloc(l->names, cap * sizeof(*l->names));
+            if (!p)
+                return MNL_CB_ERROR;
+            l->names = p;
+            l->cap = cap;
+        }
+        snprintf(l->names[l->n++], IFNAMSIZ, "%s", name);
+    }
+    return MNL_CB_OK;
+}
+
+static int nl_list_veths(struct mnl_socket *nl, uint32_t *seq, link_list *out, jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    nlh->nlmsg_seq = ++*seq;
+    struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+    g->rtgen_family = AF_UNSPEC;
+    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+        return jc_err_sys(err, errno, "network: list links");
+    for (int rounds = 0; rounds < 100000; rounds++) {
+        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            return jc_err_sys(err, errno, "network: list links");
+        int rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), collect_link,
+                            out);
+        if (rc == MNL_CB_ERROR)
+            return jc_err_sys(err, errno, "network: list links");
+        if (rc == MNL_CB_STOP)
+            return 0;
+    }
+    return jc_err_set(err, JC_E_SYS, "network: list links: too many messages");
+}
+
+/* ---- the lease file -------------------------------------------------------------------- */
+
+/* One line per lease: "<index> <pid> <start time> <exe id>". */
+typedef struct lease {
+    uint32_t index;
+    pid_t pid;
+    unsigned long long start;
+    char exe_id[64];
+} lease;
+
+typedef struct lease_table {
+    lease *v;
+    size_t n, cap;
+} lease_table;
+
+/* The start time (clock ticks since boot) of a process, 0 when it does not exist: with
+ * the pid, it tells a live owner from a new process that reused a dead owner's pid. */
+static unsigned long long proc_start_time(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    ssize_t n = read(fd, buf, sizeof(buf) - 1);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* the command name may hold spaces and ')' */
+    if (!p)
+        return 0;
+    /* after ") ": field 3 (state) … field 22 (starttime) */
+    int field = 2;
+    for (p++; *p && field < 22; p++)
+        if (*p == ' ')
+            field++;
+    return strtoull(p, NULL, 10);
+}
+
+static bool lease_alive(const lease *l) {
+    unsigned long long st = proc_start_time(l->pid);
+    return st != 0 && st == l->start;
+}
+
+static int leases_read(jc_egress *eg, lease_table *t, jc_err *err) {
+    memset(t, 0, sizeof(*t));
+    _cleanup_fclose_ FILE *f = fopen(eg->lease_path, "re");
+    if (!f)
+        return errno == ENOENT ? 0 : jc_err_sys(err, errno, "network: read %s", eg->lease_path);
+    char line[256];
+    while (fgets(line, sizeof(line), f)) {
+        lease l = {0};
+        int pid;
+        if (sscanf(line, "%u %d %llu %63s", &l.index, &pid, &l.start, l.exe_id) != 4 ||
+            l.index >= eg->n_leases)
+            continue; /* a line this code never wrote: ignore it, the next write drops it */
+        l.pid = pid;
+        if (t->n == t->cap) {
+            size_t cap = t->cap ? t->cap * 2 : 32;
+            void *p = realloc(t->v, cap * sizeof(*t->v));
+            if (!p) {
+                free(t->v);
+                return jc_err_set(err, JC_E_INTERNAL, "out of memory");
+            }
+            t->v = p;
+            t->cap = cap;
+        }
+        t->v[t->n++] = l;
+    }
+    return 0;
+}
+
+static int leases_write(jc_egress *eg, const lease_table *t, jc_err *err) {
+    _cleanup_free_ char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return jc_err_sys(err, errno, "network: leases");
+    for (size_t i = 0; i < t->n; i++)
+        fprintf(f, "%u %d %llu %s\n", t->v[i].index, (int)t->v[i].pid, t->v[i].start,
+                t->v[i].exe_id);
+    if (fclose(f) != 0)
+        return jc_err_sys(err, errno, "network: leases");
+    return jc_write_file_atomic(eg->lease_path, text, len, 0600, err);
+}
+
+/* flock the pool; returns the lock fd (close to unlock). */
+static int pool_lock(jc_egress *eg, jc_err *err) {
+    int fd = open(eg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return jc_err_sys(err, errno, "network: open %s", eg->lock_path);
+    while (flock(fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            int e = errno;
+            close(fd);
+            return jc_err_sys(err, e, "network: lock %s", eg->lock_path);
+        }
+    }
+    return fd;
+}
+
+static int lease_take(jc_egress *eg, const char *exe_id, uint32_t *index, jc_err *err) {
+    _cleanup_close_ int lk = pool_lock(eg, err);
+    if (lk < 0)
+        return -1;
+    lease_table t;
+    if (leases_read(eg, &t, err) < 0)
+        return -1;
+    _cleanup_free_ uint8_t *used = calloc((eg->n_leases + 7) / 8, 1);
+    int rc = -1;
+    if (!used) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        goto out;
+    }
+    for (size_t i = 0; i < t.n; i++)
+        used[t.v[i].index / 8] |= (uint8_t)(1u << (t.v[i].index % 8));
+    uint32_t pick = UINT32_MAX;
+    for (uint32_t i = 0; i < eg->n_leases && pick == UINT32_MAX; i++)
+        if (!(used[i / 8] & (1u << (i % 8))))
+            pick = i;
+    if (pick == UINT32_MAX) {
+        jc_err_set(err, JC_E_UNAVAILABLE,
+                   "network: the egress address pool %s is exhausted (%u jobs hold all its "
+                   "/30 subnets)",
+                   eg->pool_text, eg->n_leases);
+        goto out;
+    }
+    lease l = {.index = pick, .pid = getpid(), .start = proc_start_time(getpid())};
+    snprintf(l.exe_id, sizeof(l.exe_id), "%s", exe_id);
+    if (t.n == t.cap) {
+        void *p = realloc(t.v, (t.cap + 1) * sizeof(*t.v));
+        if (!p) {
+            jc_err_set(err, JC_E_INTERNAL, "out of memory");
+            goto out;
+        }
+        t.v = p;
+        t.cap++;
+    }
+    t.v[t.n++] = l;
+    if (leases_write(eg, &t, err) < 0)
+        goto out;
+    *index = pick;
+    rc = 0;
+out:
+    free(t.v);
+    return rc;
+}
+
+static int lease_drop(jc_egress *eg, uint32_t index, jc_err *err) {
+    _cleanup_close_ int lk = pool_lock(eg, err);
+    if (lk < 0)
+        return -1;
+    lease_table t;
+    if (leases_read(eg, &t, err) < 0)
+        return -1;
+    size_t w = 0;
+    for (size_t i = 0; i < t.n; i++)
+        if (t.v[i].index != index)
+            t.v[w++] = t.v[i];
+    t.n = w;
+    int rc = leases_write(eg, &t, err);
+    free(t.v);
+    return rc;
+}
+
+/* ---- nftables -------------------------------------------------------------------------- */
+
+static int ensure_base(jc_egress *eg, jc_err *err) {
+    /* Every statement is idempotent but the rules: add them only with the chains, and only
+     * under the pool lock so two processes starting together cannot both add them. */
+    _cleanup_close_ int lk = pool_lock(eg, err);
+    if (lk < 0)
+        return -1;
+    jc_err probe = {0};
+    _cleanup_free_ char *out = NULL;
+    if (nft_run(eg, "list chain " TABLE " forward", &out, &probe) == 0)
+        return 0;
+    static const char base[] =
+        "add table " TABLE "\n"
+        "add map " TABLE " jobs { type ifname : verdict; }\n"
+        "add chain " TABLE " forward { type filter hook forward priority filter - 5; "
+        "policy accept; }\n"
+        "add chain " TABLE " input { type filter hook input priority filter - 5; "
+        "policy accept; }\n"
+        "add chain " TABLE " postrouting { type nat hook postrouting priority srcnat; "
+        "policy accept; }\n"
+        /* each job's own chain; a jcv* link without one (never expected) is dropped */
+        "add rule " TABLE " forward iifname vmap @jobs\n"
+        "add rule " TABLE " forward iifname \"" VETH_PREFIX "*\" drop\n"
+        /* nothing starts a connection towards a job: only replies reach it */
+        "add rule " TABLE " forward oifname \"" VETH_PREFIX "*\" ct state established,related "
+        "accept\n"
+        "add rule " TABLE " forward oifname \"" VETH_PREFIX "*\" drop\n"
+        "add rule " TABLE " input iifname vmap @jobs\n"
+        "add rule " TABLE " input iifname \"" VETH_PREFIX "*\" drop\n"
+        "add rule " TABLE " postrouting iifname \"" VETH_PREFIX "*\" oifname != \"" VETH_PREFIX
+        "*\" masquerade\n";
+    return nft_run(eg, base, NULL, err);
+}
+
+/* "meta l4proto { tcp, udp } th dport 443 " or "" */
+static void port_match(const jc_egress_rule *r, char *buf, size_t len) {
+    if (jc_egress_rule_any_port(r))
+        snprintf(buf, len, " ");
+    else if (r->port_min == r->port_max)
+        snprintf(buf, len, " meta l4proto { tcp, udp } th dport %u ", (unsigned)r->port_min);
+    else
+        snprintf(buf, len, " meta l4proto { tcp, udp } th dport %u-%u ", (unsigned)r->port_min,
+                 (unsigned)r->port_max);
+}
+
+/* The whole per-job transaction: counter, sets, chain, rules, dispatch entry. */
+static char *job_policy(const jc_egress_net *net) {
+    const jc_egress *eg = net->eg;
+    char *out = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&out, &len);
+    if (!f)
+        return NULL;
+    uint32_t i = net->index;
+    const char *d = "counter name d"; /* every drop counts */
+    fprintf(f, "add counter " TABLE " d%u\n", i);
+    for (size_t k = 0; k < net->n_allow; k++)
+        if (net->allow[k].kind == JC_EGRESS_HOST)
+            fprintf(f,
+                    "add set " TABLE " h%u_%zu { type ipv4_addr; flags timeout; size %d; }\n"
+                    "add set " TABLE " g%u_%zu { type ipv6_addr; flags timeout; size %d; }\n",
+                    i, k, SET_SIZE, i, k, SET_SIZE);
+    fprintf(f, "add chain " TABLE " j%u\n", i);
+#define RULE(...)                                                                                  \
+    do {                                                                                           \
+        fprintf(f, "add rule " TABLE " j%u ", i);                                                  \
+        fprintf(f, __VA_ARGS__);                                                                   \
+        fputc('\n', f);                                                                            \
+    } while (0)
+    /* A job has no capability to change its address; this is for the day it could. */
+    RULE("meta nfproto ipv4 ip saddr != %s %s%u drop", net->job_addr, d, i);
+    RULE("ct state established,related accept");
+    /* its resolver, the only service of the host it may use */
+    RULE("ip daddr %s meta l4proto { tcp, udp } th dport 53 accept", net->host_addr);
+    /* the host's own addresses, on every interface: its services are not the job's */
+    RULE("fib daddr type local %s%u " REFUSE, d, i);
+    /* loopback, cloud metadata and link-local, "this network", multicast, broadcast, the
+     * pool (other jobs), and the admin's list */
+    RULE("ip daddr { %s } %s%u " REFUSE, eg->deny_v4, d, i);
+    RULE("ip6 daddr { %s } %s%u " REFUSE, eg->deny_v6, d, i);
+    if (eg->priv_ok_v4[0])
+        RULE("ip daddr { %s } ip daddr != { %s } %s%u " REFUSE, eg->private_v4, eg->priv_ok_v4, d,
+             i);
+    else
+        RULE("ip daddr { %s } %s%u " REFUSE, eg->private_v4, d, i);
+    if (eg->priv_ok_v6[0])
+        RULE("ip6 daddr { %s } ip6 daddr != { %s } %s%u " REFUSE, eg->private_v6, eg->priv_ok_v6, d,
+             i);
+    else
+        RULE("ip6 daddr { %s } %s%u " REFUSE, eg->private_v6, d, i);
+    for (size_t k = 0; k < net->n_allow; k++) {
+        const jc_egress_rule *r = &net->allow[k];
+        char ports[64];
+        port_match(r, ports, sizeof(ports));
+        if (r->kind == JC_EGRESS_HOST) {
+            RULE("ip daddr @h%u_%zu%saccept", i, k, ports);
+            RULE("ip6 daddr @g%u_%zu%saccept", i, k, ports);
+        } else {
+            char a[INET6_ADDRSTRLEN];
+            bool v6 = r->kind == JC_EGRESS_IPV6;
+            inet_ntop(v6 ? AF_INET6 : AF_INET, r->addr, a, sizeof(a));
+            RULE("%s daddr %s/%u%saccept", v6 ? "ip6" : "ip", a, r->prefix, ports);
+        }
+    }
+    RULE("%s%u " REFUSE, d, i);
+#undef RULE
+    fprintf(f, "add element " TABLE " jobs { \"%s\" : goto j%u }\n", net->veth, i);
+    if (fclose(f) != 0) {
+        free(out);
+        return NULL;
+    }
+    return out;
+}
+
+/* Names of the objects of one kind ("chain", "set", "counter") in table jobcell, from
+ * nft's JSON listing. Owned array of owned strings, NULL-terminated. */
+static char **list_objects(jc_egress *eg, const char *kind, jc_err *err) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "list %ss inet", kind);
+    _cleanup_free_ char *text = NULL;
+    if (nft_run(eg, cmd, &text, err) < 0)
+        return NULL;
+    _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
+    json_t *items = json_object_get(j, "nftables");
+    size_t n = json_array_size(items), k = 0;
+    char **names = calloc(n + 1, sizeof(*names));
+    if (!names) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        json_t *o = json_object_get(json_array_get(items, i), kind);
+        const char *table = json_string_value(json_object_get(o, "table"));
+        const char *name = json_string_value(json_object_get(o, "name"));
+        if (table && name && !strcmp(table, "jobcell") && (names[k] = strdup(name)))
+            k++;
+    }
+    return names;
+}
+
+static void free_names(char **names) {
+    for (size_t i = 0; names && names[i]; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Is name "<letter><index>_<digits>" (a job's host-name set)? */
+static bool job_set_name(const char *name, uint32_t index) {
+    if (name[0] != 'h' && name[0] != 'g')
+        return false;
+    char *end;
+    unsigned long v = strtoul(name + 1, &end, 10);
+    return end != name + 1 && *end == '_' && v == index;
+}
+
+/* Remove a job's policy. In one transaction when everything exists; after a crash part
+ * of it may be missing, and then each object is removed on its own. allow: the job's
+ * allow-list, or NULL when unknown (its sets are then looked up). */
+static int remove_policy(jc_egress *eg, uint32_t i, const jc_egress_rule *allow, size_t n_allow,
+                         jc_err *err) {
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return jc_err_sys(err, errno, "network: policy");
+    fprintf(f, "delete element " TABLE " jobs { \"" VETH_PREFIX "%u\" }\n", i);
+    fprintf(f, "flush chain " TABLE " j%u\n", i);
+    fprintf(f, "delete chain " TABLE " j%u\n", i);
+    if (!allow) {
+        jc_err ignored;
+        char **sets = list_objects(eg, "set", &ignored);
+        for (size_t k = 0; sets && sets[k]; k++)
+            if (job_set_name(sets[k], i))
+                fprintf(f, "delete set " TABLE " %s\n", sets[k]);
+        free_names(sets);
+    } else {
+        for (size_t k = 0; k < n_allow; k++)
+            if (allow[k].kind == JC_EGRESS_HOST)
+                fprintf(f, "delete set " TABLE " h%u_%zu\ndelete set " TABLE " g%u_%zu\n", i, k, i,
+                        k);
+    }
+    fprintf(f, "delete counter " TABLE " d%u\n", i);
+    if (fclose(f) != 0) {
+        free(text);
+        return jc_err_sys(err, errno, "network: policy");
+    }
+    int rc = nft_run(eg, text, NULL, err);
+    if (rc < 0) {
+        /* one by one, in order; what is absent is already gone */
+        jc_err ignored;
+        char *save = NULL;
+        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+            (void)nft_run(eg, line, NULL, &ignored);
+        rc = 0;
+    }
+    free(text);
+    return rc;
+}
+
+/* ---- the egress object ------------------------------------------------------------------ */
+
+static int check_forwarding(jc_err *err) {
+    char buf[8] = "";
+    _cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || read(fd, buf, sizeof(buf) - 1) <= 0)
+        return jc_err_sys(err, errno, "network: read net.ipv4.ip_forward");
+    if (buf[0] != '1')
+        return jc_err_set(err, JC_E_CONFIG,
+                          "egress networking needs IPv4 forwarding: set net.ipv4.ip_forward=1 "
+                          "on this host (sysctl), or run jobs with network \"none\" only");
+    return 0;
+}
+
+void jc_egress_free(jc_egress *eg) {
+    if (!eg)
+        return;
+    if (eg->nft)
+        nft_ctx_free(eg->nft);
+    if (eg->nl)
+        mnl_socket_close(eg->nl);
+    free(eg->state_dir);
+    free(eg->lock_path);
+    free(eg->lease_path);
+    free(eg->deny_v4);
+    free(eg->deny_v6);
+    free(eg->private_v4);
+    free(eg->private_v6);
+    free(eg->priv_ok_v4);
+    free(eg->priv_ok_v6);
+    pthread_mutex_destroy(&eg->lock);
+    free(eg);
+}
+
+static const char private_v4[] = "10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, 100.64.0.0/10";
+static const char private_v6[] = "fc00::/7";
+
+jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
+    jc_egress_config none = {0};
+    if (!cfg)
+        cfg = &none;
+    jc_egress_rule pool;
+    const char *pool_text = cfg->pool ? cfg->pool : JC_EGRESS_DEFAULT_POOL;
+    if (jc_egress_cidr_parse(pool_text, &pool, err) < 0) {
+        jc_err_prefix(err, "egress.pool");
+        return NULL;
+    }
+    if (pool.kind != JC_EGRESS_IPV4 || pool.prefix < 8 || pool.prefix > 30) {
+        jc_err_set(err, JC_E_CONFIG, "egress.pool must be an IPv4 network from /8 to /30");
+        return NULL;
+    }
+    /* allow_private may only re-open parts of the private ranges */
+    static const char *const priv[] = {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                                       "100.64.0.0/10", "fc00::/7"};
+    for (size_t i = 0; i < cfg->n_allow_private; i++) {
+        bool inside = false;
+        for (size_t p = 0; p < sizeof(priv) / sizeof(priv[0]) && !inside; p++) {
+            jc_egress_rule range;
+            jc_egress_cidr_parse(priv[p], &range, NULL);
+            inside = jc_egress_cidr_contains(&range, &cfg->allow_private[i]);
+        }
+        char t[320];
+        jc_egress_rule_format(&cfg->allow_private[i], t, sizeof(t));
+        if (!inside) {
+            jc_err_set(err, JC_E_CONFIG,
+                       "egress.allow_private: %s is not inside a private range (10/8, "
+                       "172.16/12, 192.168/16, 100.64/10, fc00::/7)",
+                       t);
+            return NULL;
+        }
+        jc_egress_rule p2 = pool;
+        if (jc_egress_cidr_contains(&cfg->allow_private[i], &p2) ||
+            jc_egress_cidr_contains(&p2, &cfg->allow_private[i])) {
+            jc_err_set(err, JC_E_CONFIG,
+                       "egress.allow_private: %s overlaps the job address pool %s", t, pool_text);
+            return NULL;
+        }
+    }
+    jc_egress *eg = calloc(1, sizeof(*eg));
+    if (!eg) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&eg->lock, NULL);
+    memcpy(&eg->pool_base, pool.addr, 4);
+    eg->pool_base = ntohl(eg->pool_base);
+    eg->pool_prefix = pool.prefix;
+    eg->n_leases = 1u << (30 - pool.prefix);
+    jc_egress_rule_format(&pool, eg->pool_text, sizeof(eg->pool_text));
+    const char *dir = cfg->state_dir ? cfg->state_dir : JC_EGRESS_DEFAULT_STATE_DIR;
+    char fixed_v4[160];
+    /* "this network", loopback, link-local (cloud metadata), multicast and reserved, and
+     * the pool: every other job */
+    snprintf(fixed_v4, sizeof(fixed_v4), "0.0.0.0/8, 127.0.0.0/8, 169.254.0.0/16, 224.0.0.0/3, %s",
+             eg->pool_text);
+    if (asprintf(&eg->state_dir, "%s", dir) < 0 || asprintf(&eg->lock_path, "%s/lock", dir) < 0 ||
+        asprintf(&eg->lease_path, "%s/leases", dir) < 0 ||
+        !(eg->deny_v4 = set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV4, fixed_v4)) ||
+        !(eg->deny_v6 = set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV6,
+                                 "::/128, ::1/128, fe80::/10, ff00::/8, ::ffff:0:0/96")) ||
+        !(eg->private_v4 = strdup(private_v4)) || !(eg->private_v6 = strdup(private_v6)) ||
+        !(eg->priv_ok_v4 =
+              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV4, "")) ||
+        !(eg->priv_ok_v6 =
+              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV6, ""))) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+        jc_err_sys(err, errno, "network: mkdir %s", dir);
+        goto fail;
+    }
+    struct stat st;
+    if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & 022)) {
+        jc_err_set(err, JC_E_CONFIG, "%s must be a directory owned and writable by root only", dir);
+        goto fail;
+    }
+    eg->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!eg->nft) {
+        jc_err_set(err, JC_E_INTERNAL, "nftables: no context");
+        goto fail;
+    }
+    nft_ctx_buffer_output(eg->nft);
+    nft_ctx_buffer_error(eg->nft);
+    if (!(eg->nl = nl_open(err)) || ensure_base(eg, err) < 0)
+        goto fail;
+    return eg;
+fail:
+    jc_egress_free(eg);
+    return NULL;
+}
+
+int64_t jc_egress_pool_free(jc_egress *eg, jc_err *err) {
+    pthread_mutex_lock(&eg->lock);
+    int64_t rc = -1;
+    int lk = pool_lock(eg, err);
+    if (lk >= 0) {
+        lease_table t;
+        if (leases_read(eg, &t, err) == 0) {
+            rc = (int64_t)eg->n_leases - (int64_t)t.n;
+            free(t.v);
+        }
+        close(lk);
+    }
+    pthread_mutex_unlock(&eg->lock);
+    return rc;
+}
+
+/* ---- one job ---------------------------------------------------------------------------- */
+
+/* Create sockets in the namespace of netns_fd: switch this thread there, open, come back.
+ * A socket keeps the namespace it was made in. */
+static int sockets_in(int netns_fd, struct mnl_socket **nl, int *inet, jc_err *err) {
+    _cleanup_close_ int self = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    if (self < 0)
+        return jc_err_sys(err, errno, "network: open this thread's namespace");
+    if (setns(netns_fd, CLONE_NEWNET) < 0)
+        return jc_err_sys(err, errno, "network: enter the job's namespace");
+    jc_err e2 = {0};
+    *nl = nl_open(&e2);
+    *inet = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    int saved = errno;
+    if (setns(self, CLONE_NEWNET) < 0) {
+        /* this thread would now work in the job's namespace: nothing it did next would be
+         * right, so the process must not go on */
+        jc_log(JC_LOG_ERROR, "cannot return to the host network namespace", NULL);
+        abort();
+    }
+    if (!*nl || *inet < 0) {
+        if (*nl)
+            mnl_socket_close(*nl);
+        if (*inet >= 0)
+            close(*inet);
+        *nl = NULL;
+        *inet = -1;
+        if (e2.code)
+            *err = e2;
+        else
+            jc_err_sys(err, saved, "network: socket in the job's namespace");
+        return -1;
+    }
+    return 0;
+}
+
+static int configure_job_side(jc_egress_net *net, int netns_fd, uint32_t job, uint32_t host,
+                              jc_err *err) {
+    struct mnl_socket *nl = NULL;
+    int inet = -1;
+    if (sockets_in(netns_fd, &nl, &inet, err) < 0)
+        return -1;
+    uint32_t seq = 0;
+    int rc = -1;
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof(ifr));
+    snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", JOB_IFNAME);
+    if (ioctl(inet, SIOCGIFINDEX, &ifr) < 0) {
+        jc_err_sys(err, errno, "network: find %s in the job's namespace", JOB_IFNAME);
+        goto out;
+    }
+    if (nl_add_addr(nl, &seq, ifr.ifr_ifindex, job, 30, err) < 0 ||
+        nl_link_up(nl, &seq, ifr.ifr_ifindex, err) < 0 ||
+        nl_default_route(nl, &seq, ifr.ifr_ifindex, host, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    (void)net;
+    mnl_socket_close(nl);
+    close(inet);
+    return rc;
+}
+
+static void net_undo(jc_egress_net *net, bool link, bool policy) {
+    jc_err ignored;
+    jc_egress *eg = net->eg;
+    if (link)
+        nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
+    if (policy)
+        remove_policy(eg, net->index, net->allow, net->n_allow, &ignored);
+}
+
+jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
+                                   const jc_egress_rule *allow, size_t n_allow, jc_err *err) {
+    jc_egress_net *net = calloc(1, sizeof(*net));
+    if (!net) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        return NULL;
+    }
+    net->eg = eg;
+    snprintf(net->exe_id, sizeof(net->exe_id), "%s", exe_id);
+    if (n_allow) {
+        net->allow = calloc(n_allow, sizeof(*allow));
+        if (!net->allow) {
+            free(net);
+            jc_err_set(err, JC_E_INTERNAL, "out of memory");
+            return NULL;
+        }
+        memcpy(net->allow, allow, n_allow * sizeof(*allow));
+        net->n_allow = n_allow;
+    }
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
+    if (netns < 0) {
+        jc_err_sys(err, errno, "network: open the job's namespace");
+        free(net->allow);
+        free(net);
+        return NULL;
+    }
+    if (check_forwarding(err) < 0) {
+        free(net->allow);
+        free(net);
+        return NULL;
+    }
+    pthread_mutex_lock(&eg->lock);
+    bool have_lease = false, have_policy = false, have_link = false;
+    _cleanup_free_ char *policy = NULL;
+    if (lease_take(eg, exe_id, &net->index, err) < 0)
+        goto fail;
+    have_lease = true;
+    uint32_t base = eg->pool_base + net->index * 4;
+    ipv4_text(base + 1, net->host_addr);
+    ipv4_text(base + 2, net->job_addr);
+    snprintf(net->veth, sizeof(net->veth), VETH_PREFIX "%u", net->index);
+    snprintf(net->resolv, sizeof(net->resolv), "nameserver %s\noptions timeout:2 attempts:2\n",
+             net->host_addr);
+    /* a leftover of a crashed owner that reconciliation has not seen yet */
+    jc_err ignored;
+    nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
+    policy = job_policy(net);
+    if (!policy) {
+        jc_err_set(err, JC_E_INTERNAL, "out of memory");
+        goto fail;
+    }
+    if (nft_run(eg, policy, NULL, err) < 0) {
+        /* maybe the leftovers of a dead owner of this lease: clear them, try once more */
+        remove_policy(eg, net->index, NULL, 0, &ignored);
+        jc_err_clear(err);
+        if (nft_run(eg, policy, NULL, err) < 0)
+            goto fail;
+    }
+    have_policy = true;
+    if (nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
+        goto fail;
+    have_link = true;
+    int ifindex = (int)if_nametoindex(net->veth);
+    if (ifindex == 0) {
+        jc_err_sys(err, errno, "network: find %s", net->veth);
+        goto fail;
+    }
+    if (nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
+        nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
+        configure_job_side(net, netns, base + 2, base + 1, err) < 0)
+        goto fail;
+    pthread_mutex_unlock(&eg->lock);
+    return net;
+fail:
+    net_undo(net, have_link, have_policy);
+    if (have_lease)
+        lease_drop(eg, net->index, &ignored);
+    pthread_mutex_unlock(&eg->lock);
+    free(net->allow);
+    free(net);
+    return NULL;
+}
+
+const char *jc_egress_net_resolv_conf(const jc_egress_net *net) {
+    return net->resolv;
+}
+const char *jc_egress_net_job_addr(const jc_egress_net *net) {
+    return net->job_addr;
+}
+const char *jc_egress_net_host_addr(const jc_egress_net *net) {
+    return net->host_addr;
+}
+
+int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int family, const void *addr,
+                                 uint32_t ttl_s, jc_err *err) {
+    char a[INET6_ADDRSTRLEN];
+    if ((family != AF_INET && family != AF_INET6) || !inet_ntop(family, addr, a, sizeof(a)))
+        return jc_err_set(err, JC_E_INVALID, "network: not an address");
+    if (ttl_s == 0)
+        ttl_s = 1;
+    char *text = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return jc_err_sys(err, errno, "network: policy");
+    bool any = false;
+    for (size_t k = 0; k < net->n_allow; k++)
+        if (net->allow[k].kind == JC_EGRESS_HOST && strcmp(net->allow[k].host, name) == 0) {
+            fprintf(f, "add element " TABLE " %c%u_%zu { %s timeout %us }\n",
+                    family == AF_INET ? 'h' : 'g', net->index, k, a, (unsigned)ttl_s);
+            any = true;
+        }
+    if (fclose(f) != 0) {
+        free(text);
+        return jc_err_sys(err, errno, "network: policy");
+    }
+    int rc = 0;
+    if (any) {
+        pthread_mutex_lock(&net->eg->lock);
+        rc = nft_run(net->eg, text, NULL, err);
+        pthread_mutex_unlock(&net->eg->lock);
+    }
+    free(text);
+    return rc;
+}
+
+/* "packets": N of the counter in nft's JSON */
+static int64_t counter_packets(const char *json) {
+    const char *p = strstr(json, "\"packets\":");
+    if (!p)
+        return -1;
+    return strtoll(p + strlen("\"packets\":"), NULL, 10);
+}
+
+static int64_t denied_locked(jc_egress_net *net, jc_err *err) {
+    char cmd[64];
+    snprintf(cmd, sizeof(cmd), "list counter " TABLE " d%u", net->index);
+    _cleanup_free_ char *out = NULL;
+    if (nft_run(net->eg, cmd, &out, err) < 0)
+        return -1;
+    int64_t n = counter_packets(out);
+    if (n < 0)
+        jc_err_set(err, JC_E_SYS, "nftables: no packet count for counter d%u", net->index);
+    return n;
+}
+
+int64_t jc_egress_net_denied(jc_egress_net *net, jc_err *err) {
+    pthread_mutex_lock(&net->eg->lock);
+    int64_t n = denied_locked(net, err);
+    pthread_mutex_unlock(&net->eg->lock);
+    return n;
+}
+
+int jc_egress_net_teardown(jc_egress_net *net, int64_t *denied, jc_err *err) {
+    if (denied)
+        *denied = -1;
+    if (!net)
+        return 0;
+    jc_egress *eg = net->eg;
+    pthread_mutex_lock(&eg->lock);
+    jc_err e2 = {0};
+    int rc = 0;
+    int64_t n = denied_locked(net, &e2);
+    if (denied)
+        *denied = n;
+    /* the link first: once it is gone no packet of the job can reach the policy */
+    if (nl_del_link(eg->nl, &eg->nl_seq, net->veth, &e2) < 0 && e2.sys_errno != ENODEV) {
+        rc = -1;
+        if (err)
+            *err = e2;
+    }
+    if (remove_policy(eg, net->index, net->allow, net->n_allow, &e2) < 0 && rc == 0) {
+        rc = -1;
+        if (err)
+            *err = e2;
+    }
+    /* The lease goes back only when the link is gone: an address still configured on a
+     * live veth must not be handed to another job. */
+    if (rc == 0 && lease_drop(eg, net->index, &e2) < 0) {
+        rc = -1;
+        if (err)
+            *err = e2;
+    }
+    pthread_mutex_unlock(&eg->lock);
+    free(net->allow);
+    free(net);
+    return rc;
+}
+
+/* ---- reconciliation --------------------------------------------------------------------- */
+
+/* Indexes of the j<N> chains in the table. */
+static int list_job_chains(jc_egress *eg, uint32_t **out, size_t *n, jc_err *err) {
+    *out = NULL;
+    *n = 0;
+    char **names = list_objects(eg, "chain", err);
+    if (!names)
+        return -1;
+    size_t count = 0;
+    while (names[count])
+        count++;
+    *out = calloc(count + 1, sizeof(**out));
+    if (!*out) {
+        free_names(names);
+        return jc_err_set(err, JC_E_INTERNAL, "out of memory");
+    }
+    for (size_t i = 0; i < count; i++) {
+        char *end;
+        if (names[i][0] != 'j' || names[i][1] < '0' || names[i][1] > '9')
+            continue;
+        unsigned long v = strtoul(names[i] + 1, &end, 10);
+        if (*end == '\0' && v < eg->n_leases)
+            (*out)[(*n)++] = (uint32_t)v;
+    }
+    free_names(names);
+    return 0;
+}
+
+int jc_egress_reconcile(jc_egress *eg, jc_err *err) {
+    pthread_mutex_lock(&eg->lock);
+    int rc = 0;
+    jc_err e2 = {0};
+    lease_table t = {0};
+    link_list links = {0};
+    uint32_t *chains = NULL;
+    size_t n_chains = 0;
+    int lk = pool_lock(eg, err);
+    if (lk < 0) {
+        pthread_mutex_unlock(&eg->lock);
+        return -1;
+    }
+    if (leases_read(eg, &t, err) < 0) {
+        rc = -1;
+        goto out;
+    }
+    /* dead owners' leases: remove their links and policies, forget them */
+    size_t w = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        if (lease_alive(&t.v[i])) {
+            t.v[w++] = t.v[i];
+            continue;
+        }
+        char veth[IFNAMSIZ];
+        snprintf(veth, sizeof(veth), VETH_PREFIX "%u", t.v[i].index);
+        nl_del_link(eg->nl, &eg->nl_seq, veth, &e2);
+        remove_policy(eg, t.v[i].index, NULL, 0, &e2);
+        jc_log(JC_LOG_INFO, "removed the network of a dead execution", "exe", t.v[i].exe_id, "link",
+               veth, NULL);
+    }
+    bool changed = w != t.n;
+    t.n = w;
+    if (changed && leases_write(eg, &t, err) < 0)
+        rc = -1;
+    /* links and chains no lease covers (a crash between creating them and the lease file
+     * being read back is impossible: the lease is written first; so these are leftovers) */
+    if (nl_list_veths(eg->nl, &eg->nl_seq, &links, &e2) == 0) {
+        for (size_t i = 0; i < links.n; i++) {
+            char *end;
+            unsigned long idx = strtoul(links.names[i] + strlen(VETH_PREFIX), &end, 10);
+            bool leased = false;
+            for (size_t k = 0; k < t.n && !leased; k++)
+                leased = *end == '\0' && t.v[k].index == idx;
+            if (!leased && nl_del_link(eg->nl, &eg->nl_seq, links.names[i], &e2) < 0 && rc == 0) {
+                rc = -1;
+                if (err)
+                    *err = e2;
+            }
+        }
+    }
+    if (list_job_chains(eg, &chains, &n_chains, &e2) == 0) {
+        for (size_t i = 0; i < n_chains; i++) {
+            bool leased = false;
+            for (size_t k = 0; k < t.n && !leased; k++)
+                leased = t.v[k].index == chains[i];
+            if (!leased)
+                remove_policy(eg, chains[i], NULL, 0, &e2);
+        }
+    }
+out:
+    close(lk);
+    free(t.v);
+    free(links.names);
+    free(chains);
+    pthread_mutex_unlock(&eg->lock);
+    return rc;
+}
