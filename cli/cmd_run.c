@@ -172,8 +172,9 @@ static void pass_output(void *ud, int stream, const char *buf, size_t len) {
 /* ---- the command ---------------------------------------------------------------- */
 
 /* The host side of egress networks, from the admin options of `jobcell run`. */
-static jc_egress *egress_new(const jc_run_options *o, jc_err *err) {
-    jc_egress_config ec = {.pool = o->egress_pool,
+static jc_egress *egress_new(const jc_run_options *o, bool with_dns, jc_err *err) {
+    jc_egress_config ec = {.dns_mode = with_dns ? JC_EGRESS_DNS_THREAD : JC_EGRESS_DNS_NONE,
+                           .pool = o->egress_pool,
                            .state_dir = o->egress_state_dir,
                            .allow_private = o->allow_private,
                            .n_allow_private = o->n_allow_private,
@@ -232,7 +233,7 @@ static int cmd_run(int argc, char **argv) {
         const char *state =
             opt.egress_state_dir ? opt.egress_state_dir : JC_EGRESS_DEFAULT_STATE_DIR;
         if (opt.egress || access(state, F_OK) == 0) {
-            jc_egress *eg = egress_new(&opt, &err);
+            jc_egress *eg = egress_new(&opt, false, &err);
             int rc = eg ? jc_egress_reconcile(eg, &err) : -1;
             jc_egress_free(eg);
             if (rc < 0) {
@@ -294,7 +295,7 @@ static int cmd_run(int argc, char **argv) {
     char exe_id[JC_ID_MAX];
     int status = 125;
     jc_egress *egress = NULL;
-    if (engine && opt.egress && !(egress = egress_new(&opt, &err))) {
+    if (engine && opt.egress && !(egress = egress_new(&opt, true, &err))) {
         fprintf(stderr, "jobcell run: egress network: %s\n", err.msg);
         goto out;
     }

@@ -594,6 +594,8 @@ int jc_orc_run(jc_orc_config *cfg) {
         goto fail;
     if (!(sigw = jc_loop_watch(orc->loop, sfd, EPOLLIN, on_signal, orc, &err)))
         goto fail;
+    if (jc_orc_egress_attach(orc, &err) < 0)
+        goto fail;
     if (!(orc->http = jc_http_new(orc->loop, cfg->server_url, cfg->internal_key.data,
                                   cfg->internal_key.len, orc->id, &err)))
         goto fail;
@@ -655,11 +657,11 @@ out:
     jc_timer_free(orc->exit_timer);
     jc_timer_free(orc->watchdog_timer);
     jc_watch_remove(sigw);
+    jc_orc_egress_stop(orc); /* its watch and timer belong to the loop */
     jc_loop_free(orc->loop);
     if (sfd >= 0)
         close(sfd);
     jc_spool_close(&orc->spool);
-    jc_orc_egress_stop(orc);
     jc_sandbox_engine_free(orc->engine);
     jc_orc_profiles_free(orc->profiles);
     jc_jwt_keyring_free(orc->ring);

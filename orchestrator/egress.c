@@ -2,6 +2,7 @@
 #include "egress.h"
 
 #include <netdb.h>
+#include <sys/epoll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,7 +91,8 @@ int jc_orc_egress_start(jc_orc *orc, jc_err *err) {
     }
     char state[4200];
     snprintf(state, sizeof(state), "%s/egress", c->run_dir);
-    jc_egress_config ec = {.pool = c->egress_pool,
+    jc_egress_config ec = {.dns_mode = JC_EGRESS_DNS_LOOP,
+                           .pool = c->egress_pool,
                            .state_dir = state,
                            .allow_private = priv,
                            .n_allow_private = n_priv,
@@ -107,7 +109,45 @@ int jc_orc_egress_start(jc_orc *orc, jc_err *err) {
     return 0;
 }
 
+static void rearm_dns(jc_orc *orc) {
+    int ms = jc_egress_dns_timeout_ms(orc->egress);
+    if (ms >= 0)
+        jc_timer_arm(orc->egress_dns_timer, ms);
+    else
+        jc_timer_disarm(orc->egress_dns_timer);
+}
+
+static void on_dns_ready(jc_watch *w, int fd, uint32_t events, void *data) {
+    (void)w;
+    (void)fd;
+    (void)events;
+    jc_orc *orc = data;
+    jc_egress_dns_handle(orc->egress);
+    rearm_dns(orc);
+}
+
+static void on_dns_timer(jc_timer *t, void *data) {
+    (void)t;
+    jc_orc *orc = data;
+    jc_egress_dns_handle(orc->egress);
+    rearm_dns(orc);
+}
+
+int jc_orc_egress_attach(jc_orc *orc, jc_err *err) {
+    if (!orc->egress || jc_egress_dns_fd(orc->egress) < 0)
+        return 0;
+    if (!(orc->egress_dns_timer = jc_timer_new(orc->loop, on_dns_timer, orc, err)) ||
+        !(orc->egress_dns_watch = jc_loop_watch(orc->loop, jc_egress_dns_fd(orc->egress), EPOLLIN,
+                                                on_dns_ready, orc, err)))
+        return -1;
+    return 0;
+}
+
 void jc_orc_egress_stop(jc_orc *orc) {
+    jc_watch_remove(orc->egress_dns_watch);
+    orc->egress_dns_watch = NULL;
+    jc_timer_free(orc->egress_dns_timer);
+    orc->egress_dns_timer = NULL;
     jc_egress_free(orc->egress);
     orc->egress = NULL;
 }

@@ -13,6 +13,9 @@
  * to the always-denied list, create the host side and remove what dead processes left.
  * Sets orc->egress (NULL when disabled). */
 int jc_orc_egress_start(jc_orc *orc, jc_err *err);
+/* Serve the jobs' DNS from orc->loop (once the loop exists). No-op when egress is off. */
+int jc_orc_egress_attach(jc_orc *orc, jc_err *err);
+/* Detach from the loop and free the host side. */
 void jc_orc_egress_stop(jc_orc *orc);
 
 /* How many executions may be claimed given the pool: n when egress is off, else at most

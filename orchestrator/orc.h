@@ -42,7 +42,9 @@ typedef struct jc_orc {
     jc_http *http;
     jc_jwt_keyring *ring;
     jc_sandbox_engine *engine;
-    struct jc_egress *egress; /* NULL: egress.enabled is false */
+    struct jc_egress *egress;   /* NULL: egress.enabled is false */
+    jc_watch *egress_dns_watch; /* the jobs' DNS forwarder in our loop */
+    jc_timer *egress_dns_timer;
     jc_orc_profiles *profiles;
     jc_spool spool;
     char id[65];

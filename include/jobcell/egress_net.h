@@ -50,6 +50,10 @@ typedef struct jc_egress_config {
      * nameservers of /etc/resolv.conf. */
     const char *const *resolvers;
     size_t n_resolvers;
+    /* How the DNS forwarder runs: on a thread of its own (`jobcell run`), in the caller's
+     * event loop (jc_egress_dns_fd / jc_egress_dns_handle), or not at all (cleanup only:
+     * jobs would then resolve nothing). */
+    enum { JC_EGRESS_DNS_THREAD = 0, JC_EGRESS_DNS_LOOP, JC_EGRESS_DNS_NONE } dns_mode;
 } jc_egress_config;
 
 typedef struct jc_egress jc_egress;
@@ -60,6 +64,12 @@ typedef struct jc_egress_net jc_egress_net;
  * when IPv4 forwarding is off or nftables is unusable. Owned: jc_egress_free. */
 jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err);
 void jc_egress_free(jc_egress *eg);
+
+/* Event-loop mode (JC_EGRESS_DNS_LOOP): the fd to watch for reading, the call to make
+ * when it is readable, and the milliseconds until that call is due anyway (-1: none). */
+int jc_egress_dns_fd(const jc_egress *eg);
+void jc_egress_dns_handle(jc_egress *eg);
+int jc_egress_dns_timeout_ms(jc_egress *eg);
 
 /* Remove what dead owners left: for each lease whose process is gone, its veth (the
  * routes go with it), its nftables chain, sets and counter, and the lease; then any

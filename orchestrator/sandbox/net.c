@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include "jobcell/cleanup.h"
+#include "jobcell/dns_proxy.h"
 #include "jobcell/egress_net.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
@@ -58,6 +59,9 @@ struct jc_egress {
     char *deny_v4, *deny_v6;       /* nft set bodies: always denied */
     char *private_v4, *private_v6; /* private ranges */
     char *priv_ok_v4, *priv_ok_v6; /* egress.allow_private ("" when none) */
+    /* The jobs' resolver. Its callback takes `lock`: never call into the proxy with
+     * `lock` held (dns_proxy.h's lock order). */
+    jc_dns_proxy *dns;
 };
 
 struct jc_egress_net {
@@ -67,6 +71,7 @@ struct jc_egress_net {
     char veth[IFNAMSIZ];
     char host_addr[INET_ADDRSTRLEN], job_addr[INET_ADDRSTRLEN];
     char resolv[128];
+    bool dns_added;
     jc_egress_rule *allow; /* copy: host-name entries are matched by DNS answers */
     size_t n_allow;
 };
@@ -684,6 +689,8 @@ static int check_forwarding(jc_err *err) {
 void jc_egress_free(jc_egress *eg) {
     if (!eg)
         return;
+    /* first: its thread may be in a callback that needs the rest */
+    jc_dns_proxy_free(eg->dns);
     if (eg->nft)
         nft_ctx_free(eg->nft);
     if (eg->nl)
@@ -793,6 +800,14 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
     nft_ctx_buffer_error(eg->nft);
     if (!(eg->nl = nl_open(err)) || ensure_base(eg, err) < 0)
         goto fail;
+    if (cfg->dns_mode != JC_EGRESS_DNS_NONE) {
+        if (!(eg->dns = jc_dns_proxy_new_from_text(cfg->resolvers, cfg->n_resolvers, err))) {
+            jc_err_prefix(err, "the jobs' DNS resolver (set its upstream servers explicitly)");
+            goto fail;
+        }
+        if (cfg->dns_mode == JC_EGRESS_DNS_THREAD && jc_dns_proxy_start_thread(eg->dns, err) < 0)
+            goto fail;
+    }
     return eg;
 fail:
     jc_egress_free(eg);
@@ -887,6 +902,51 @@ static void net_undo(jc_egress_net *net, bool link, bool policy) {
         remove_policy(eg, net->index, net->allow, net->n_allow, &ignored);
 }
 
+static void on_resolved(void *ctx, const char *name, int family, const void *addr, uint32_t ttl_s) {
+    jc_err err = {0};
+    if (jc_egress_net_allow_resolved(ctx, name, family, addr, ttl_s, &err) < 0)
+        jc_log(JC_LOG_WARN, "egress: could not allow a resolved address", "name", name, "error",
+               err.msg, NULL);
+}
+
+/* Serve the job's DNS on its host end, for the host names of its allow-list only. */
+static int dns_add(jc_egress_net *net, uint32_t host_addr, jc_err *err) {
+    const char *names[JC_DNS_MAX_NAMES + 1];
+    size_t n = 0;
+    for (size_t k = 0; k < net->n_allow; k++) {
+        if (net->allow[k].kind != JC_EGRESS_HOST)
+            continue;
+        bool seen = false;
+        for (size_t j = 0; j < n && !seen; j++)
+            seen = strcmp(names[j], net->allow[k].host) == 0;
+        if (seen)
+            continue;
+        if (n >= JC_DNS_MAX_NAMES)
+            return jc_err_field(err, JC_E_INVALID, "egress.allow",
+                                "at most %d different host names", JC_DNS_MAX_NAMES);
+        names[n++] = net->allow[k].host;
+    }
+    names[n] = NULL;
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons(53)};
+    sin.sin_addr.s_addr = htonl(host_addr);
+    if (jc_dns_proxy_add_job(net->eg->dns, net->exe_id, (struct sockaddr *)&sin, names, on_resolved,
+                             net, err) < 0)
+        return jc_err_prefix(err, "network: the job's resolver");
+    net->dns_added = true;
+    return 0;
+}
+
+int jc_egress_dns_fd(const jc_egress *eg) {
+    return eg->dns ? jc_dns_proxy_fd(eg->dns) : -1;
+}
+void jc_egress_dns_handle(jc_egress *eg) {
+    if (eg->dns)
+        jc_dns_proxy_handle(eg->dns);
+}
+int jc_egress_dns_timeout_ms(jc_egress *eg) {
+    return eg->dns ? jc_dns_proxy_next_timeout_ms(eg->dns) : -1;
+}
+
 jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
                                    const jc_egress_rule *allow, size_t n_allow, jc_err *err) {
     jc_egress_net *net = calloc(1, sizeof(*net));
@@ -961,6 +1021,12 @@ jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
         configure_job_side(net, netns, base + 2, base + 1, err) < 0)
         goto fail;
     pthread_mutex_unlock(&eg->lock);
+    /* the resolver, outside the lock (its callback takes it) */
+    if (eg->dns && dns_add(net, base + 1, err) < 0) {
+        jc_err ignored2;
+        jc_egress_net_teardown(net, NULL, &ignored2);
+        return NULL;
+    }
     return net;
 fail:
     net_undo(net, have_link, have_policy);
@@ -1048,6 +1114,9 @@ int jc_egress_net_teardown(jc_egress_net *net, int64_t *denied, jc_err *err) {
     if (!net)
         return 0;
     jc_egress *eg = net->eg;
+    /* no callback for this job once this returns; outside the lock (lock order) */
+    if (net->dns_added)
+        jc_dns_proxy_remove_job(eg->dns, net->exe_id);
     pthread_mutex_lock(&eg->lock);
     jc_err e2 = {0};
     int rc = 0;

@@ -27,6 +27,7 @@ fails=0
 checks=0
 
 cleanup() {
+  exec 9>&- 2>/dev/null
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done
   for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null; done
   ip netns del "$H" 2>/dev/null
@@ -53,7 +54,9 @@ ini ip addr add 192.0.2.2/24 dev down0
 ini ip link set down0 up
 inh ip route add default via 192.0.2.2
 inh sysctl -qw net.ipv4.ip_forward=1
-for a in 198.51.100.10/32 169.254.169.254/32 10.0.0.5/32; do ini ip addr add "$a" dev lo; done
+for a in 198.51.100.10/32 169.254.169.254/32 10.0.0.5/32 198.51.100.53/32 198.51.100.54/32; do
+  ini ip addr add "$a" dev lo
+done
 
 ini "$PY" "$HERE/world_server.py" 198.51.100.10:80 198.51.100.10:8080 169.254.169.254:80 \
   10.0.0.5:80 > "$STATE/internet.out" 2>&1 &
@@ -66,6 +69,14 @@ for _ in $(seq 150); do
 done
 grep -q ready "$STATE/internet.out" && grep -q ready "$STATE/host.out" ||
   { echo "FAIL: the world's servers did not start"; head "$STATE"/*.out; exit 1; }
+# a fake DNS server on 198.51.100.53 (www.allowed.test -> 198.51.100.10, everything it is
+# asked logged); it stops when its stdin closes
+mkfifo "$STATE/dns.in"
+ini "$PY" "$HERE/../dns_netns.py" upstream "$STATE/dns.log" < "$STATE/dns.in" > "$STATE/dns.out" 2>&1 &
+PIDS+=($!)
+exec 9> "$STATE/dns.in"
+for _ in $(seq 150); do grep -q ready "$STATE/dns.out" 2>/dev/null && break; sleep 0.1; done
+grep -q ready "$STATE/dns.out" || { echo "FAIL: the fake DNS server did not start"; cat "$STATE/dns.out"; exit 1; }
 # control: from the host namespace itself, the internet answers
 [ "$(inh curl -s -m 2 http://198.51.100.10/)" = "hello from 198.51.100.10:80" ] ||
   { echo "FAIL: the world is not wired (host cannot reach 198.51.100.10)"; exit 1; }
@@ -74,7 +85,7 @@ grep -q ready "$STATE/internet.out" && grep -q ready "$STATE/host.out" ||
 # to $STATE/out, the result record (JSON) to $STATE/result; returns jobcell's status.
 job() {
   nsenter --net="/run/netns/$H" "$JOBCELL" run --json --timeout 60 --network egress \
-    --egress-state-dir "$STATE/leases" "$@" > "$STATE/out" 2> "$STATE/err"
+    --egress-state-dir "$STATE/leases" --dns 198.51.100.53 "$@" > "$STATE/out" 2> "$STATE/err"
   local rc=$?
   tail -n 1 "$STATE/err" > "$STATE/result"
   return $rc
@@ -121,7 +132,7 @@ job --deny-always 198.51.100.0/24 --allow 198.51.100.10:80 -- sh -c "$PROBE" pro
 expect_line "egress.deny_always beats the job's allow-list" '^http://198.51.100.10/ refused'
 
 # ---- 3. one job cannot reach another ---------------------------------------------------
-nsenter --net="/run/netns/$H" "$JOBCELL" run --timeout 30 --network egress \
+nsenter --net="/run/netns/$H" "$JOBCELL" run --timeout 30 --network egress --dns 198.51.100.53 \
   --egress-state-dir "$STATE/leases" -- python3 -c '
 import socket, time
 s = socket.socket(); s.bind(("0.0.0.0", 7000)); s.listen(4); s.settimeout(6)
@@ -152,12 +163,12 @@ grep -q "nobody came" "$STATE/listener.out" && ok "the listening job saw no conn
   bad "the listening job: $(cat "$STATE/listener.out")"
 
 # ---- 4. pool exhaustion ------------------------------------------------------------------
-nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --egress-pool 100.97.0.0/30 \
+nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --dns 198.51.100.53 --egress-pool 100.97.0.0/30 \
   --egress-state-dir "$STATE/small" -- sleep 3 > /dev/null 2>&1 &
 SP=$!
 PIDS+=($SP)
 for _ in $(seq 50); do [ -s "$STATE/small/leases" ] && break; sleep 0.1; done
-nsenter --net="/run/netns/$H" "$JOBCELL" run --json --network egress --egress-pool 100.97.0.0/30 \
+nsenter --net="/run/netns/$H" "$JOBCELL" run --json --network egress --dns 198.51.100.53 --egress-pool 100.97.0.0/30 \
   --egress-state-dir "$STATE/small" -- true > /dev/null 2> "$STATE/err"
 rc=$?
 if [ $rc -eq 125 ] && grep -q 'pool 100.97.0.0/30 is exhausted' "$STATE/err"; then
@@ -168,7 +179,7 @@ fi
 wait "$SP"
 
 # ---- 5. a crashed owner's leftovers are reconciled ----------------------------------------
-nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --egress-state-dir "$STATE/leases" \
+nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --dns 198.51.100.53 --egress-state-dir "$STATE/leases" \
   --allow example.com:443 -- sleep 30 > /dev/null 2>&1 &
 CP=$!
 PIDS+=($CP)
@@ -187,11 +198,26 @@ else
   bad "cleanup: exit $rc, $left objects left, leases: $(cat "$STATE/leases/leases" 2>/dev/null)"
 fi
 
-# ---- 6. a hundred jobs leave nothing behind ----------------------------------------------
+# ---- 6. names: only the allow-list's resolve, and only for its ports -------------------
+job --allow www.allowed.test:80 -- sh -c "$PROBE"' ; for n in www.allowed.test other.outside.test; do
+    if getent hosts $n > /dev/null; then echo "resolve $n ok"; else echo "resolve $n failed"; fi; done' \
+  probe http://198.51.100.10/ http://www.allowed.test/ http://www.allowed.test:8080/
+expect_line "an address allowed only by name is refused before the name is looked up" '^http://198.51.100.10/ refused'
+expect_line "an allowed name resolves and its address is reachable on the allowed port" '^http://www.allowed.test/ ok hello from 198.51.100.10:80$'
+expect_line "the resolved address on another port is refused" '^http://www.allowed.test:8080/ refused'
+expect_line "a name in the allow-list resolves" '^resolve www.allowed.test ok$'
+expect_line "a name outside the allow-list does not resolve" '^resolve other.outside.test failed$'
+if grep -q 'other.outside.test' "$STATE/dns.log"; then
+  bad "the upstream DNS server was asked for a name outside the allow-list"
+else
+  ok "the upstream DNS server never saw the name outside the allow-list"
+fi
+
+# ---- 7. a hundred jobs leave nothing behind ----------------------------------------------
 t0=$(date +%s%N)
 n_ok=0
 for i in $(seq 100); do
-  nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --egress-state-dir "$STATE/leases" \
+  nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --dns 198.51.100.53 --egress-state-dir "$STATE/leases" \
     --allow 198.51.100.10:80 --allow "host$i.example.com:443" -- true > /dev/null 2>&1 && n_ok=$((n_ok + 1))
 done
 t1=$(date +%s%N)
