@@ -84,6 +84,15 @@ int64_t jc_egress_pool_free(jc_egress *eg, jc_err *err);
  * the pool is exhausted. Everything made is undone on failure. */
 jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
                                    const jc_egress_rule *allow, size_t n_allow, jc_err *err);
+/* The same in two halves, so that the costly half runs before the sandbox's clone (the
+ * parent's pages are shared copy-on-write with the clone child until it execs, and each
+ * page written then costs a fault): prepare takes the lease and installs the policy (it
+ * needs no namespace: the dispatch is by the veth's name); attach creates the veth in the
+ * namespace of pid, the addresses, the route and the resolver. After a failed attach,
+ * call teardown. */
+jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc_egress_rule *allow,
+                                     size_t n_allow, jc_err *err);
+int jc_egress_net_attach(jc_egress_net *net, pid_t pid, jc_err *err);
 /* "nameserver <host end>\noptions …\n" for the job's /etc/resolv.conf. */
 const char *jc_egress_net_resolv_conf(const jc_egress_net *net);
 /* The job's address and its gateway (= resolver), dotted quads. */

@@ -390,7 +390,18 @@ static int leases_write(jc_egress *eg, const lease_table *t, jc_err *err) {
                 t->v[i].exe_id);
     if (fclose(f) != 0)
         return jc_err_sys(err, errno, "network: leases");
-    return jc_write_file_atomic(eg->lease_path, text, len, 0600, err);
+    /* Replaced by rename, under the pool lock. No fsync: the leases describe links and
+     * chains that do not outlive a reboot either (the state directory is on /run). */
+    char tmp[4200];
+    snprintf(tmp, sizeof(tmp), "%s.tmp", eg->lease_path);
+    _cleanup_close_ int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return jc_err_sys(err, errno, "network: write %s", tmp);
+    if (jc_write_all(fd, text, len, err) < 0)
+        return jc_err_prefix(err, "network: write %s", tmp);
+    if (rename(tmp, eg->lease_path) < 0)
+        return jc_err_sys(err, errno, "network: rename %s", tmp);
+    return 0;
 }
 
 /* flock the pool; returns the lock fd (close to unlock). */
@@ -893,15 +904,6 @@ out:
     return rc;
 }
 
-static void net_undo(jc_egress_net *net, bool link, bool policy) {
-    jc_err ignored;
-    jc_egress *eg = net->eg;
-    if (link)
-        nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
-    if (policy)
-        remove_policy(eg, net->index, net->allow, net->n_allow, &ignored);
-}
-
 static void on_resolved(void *ctx, const char *name, int family, const void *addr, uint32_t ttl_s) {
     jc_err err = {0};
     if (jc_egress_net_allow_resolved(ctx, name, family, addr, ttl_s, &err) < 0)
@@ -947,8 +949,10 @@ int jc_egress_dns_timeout_ms(jc_egress *eg) {
     return eg->dns ? jc_dns_proxy_next_timeout_ms(eg->dns) : -1;
 }
 
-jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
-                                   const jc_egress_rule *allow, size_t n_allow, jc_err *err) {
+jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc_egress_rule *allow,
+                                     size_t n_allow, jc_err *err) {
+    if (check_forwarding(err) < 0)
+        return NULL;
     jc_egress_net *net = calloc(1, sizeof(*net));
     if (!net) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
@@ -966,23 +970,10 @@ jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
         memcpy(net->allow, allow, n_allow * sizeof(*allow));
         net->n_allow = n_allow;
     }
-    char path[64];
-    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
-    _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
-    if (netns < 0) {
-        jc_err_sys(err, errno, "network: open the job's namespace");
-        free(net->allow);
-        free(net);
-        return NULL;
-    }
-    if (check_forwarding(err) < 0) {
-        free(net->allow);
-        free(net);
-        return NULL;
-    }
     pthread_mutex_lock(&eg->lock);
-    bool have_lease = false, have_policy = false, have_link = false;
+    bool have_lease = false;
     _cleanup_free_ char *policy = NULL;
+    jc_err ignored;
     if (lease_take(eg, exe_id, &net->index, err) < 0)
         goto fail;
     have_lease = true;
@@ -993,7 +984,6 @@ jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
     snprintf(net->resolv, sizeof(net->resolv), "nameserver %s\noptions timeout:2 attempts:2\n",
              net->host_addr);
     /* a leftover of a crashed owner that reconciliation has not seen yet */
-    jc_err ignored;
     nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
     policy = job_policy(net);
     if (!policy) {
@@ -1007,35 +997,58 @@ jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
         if (nft_run(eg, policy, NULL, err) < 0)
             goto fail;
     }
-    have_policy = true;
-    if (nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
-        goto fail;
-    have_link = true;
-    int ifindex = (int)if_nametoindex(net->veth);
-    if (ifindex == 0) {
-        jc_err_sys(err, errno, "network: find %s", net->veth);
-        goto fail;
-    }
-    if (nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
-        nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
-        configure_job_side(net, netns, base + 2, base + 1, err) < 0)
-        goto fail;
     pthread_mutex_unlock(&eg->lock);
-    /* the resolver, outside the lock (its callback takes it) */
-    if (eg->dns && dns_add(net, base + 1, err) < 0) {
-        jc_err ignored2;
-        jc_egress_net_teardown(net, NULL, &ignored2);
-        return NULL;
-    }
     return net;
 fail:
-    net_undo(net, have_link, have_policy);
     if (have_lease)
         lease_drop(eg, net->index, &ignored);
     pthread_mutex_unlock(&eg->lock);
     free(net->allow);
     free(net);
     return NULL;
+}
+
+int jc_egress_net_attach(jc_egress_net *net, pid_t pid, jc_err *err) {
+    jc_egress *eg = net->eg;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
+    _cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
+    if (netns < 0)
+        return jc_err_sys(err, errno, "network: open the job's namespace");
+    uint32_t base = eg->pool_base + net->index * 4;
+    pthread_mutex_lock(&eg->lock);
+    int rc = -1;
+    if (nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
+        goto out;
+    int ifindex = (int)if_nametoindex(net->veth);
+    if (ifindex == 0) {
+        jc_err_sys(err, errno, "network: find %s", net->veth);
+        goto out;
+    }
+    if (nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
+        nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
+        configure_job_side(net, netns, base + 2, base + 1, err) < 0)
+        goto out;
+    rc = 0;
+out:
+    pthread_mutex_unlock(&eg->lock);
+    /* the resolver, outside the lock (its callback takes it) */
+    if (rc == 0 && eg->dns && dns_add(net, base + 1, err) < 0)
+        rc = -1;
+    return rc; /* on failure the caller tears down: the link goes with the rest */
+}
+
+jc_egress_net *jc_egress_net_setup(jc_egress *eg, const char *exe_id, pid_t pid,
+                                   const jc_egress_rule *allow, size_t n_allow, jc_err *err) {
+    jc_egress_net *net = jc_egress_net_prepare(eg, exe_id, allow, n_allow, err);
+    if (!net)
+        return NULL;
+    if (jc_egress_net_attach(net, pid, err) < 0) {
+        jc_err ignored;
+        jc_egress_net_teardown(net, NULL, &ignored);
+        return NULL;
+    }
+    return net;
 }
 
 const char *jc_egress_net_resolv_conf(const jc_egress_net *net) {

@@ -188,6 +188,19 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     }
     sb->timings.cgroup_us = since_us(t);
 
+    /* 1b. egress: lease and policy now, before the clone (see jc_egress_net_prepare) */
+    if (spec->egress) {
+        t = jc_time_mono_ns();
+        sb->net = jc_egress_net_prepare(spec->egress, spec->exe_id, spec->egress_allow,
+                                        spec->n_egress_allow, err);
+        if (!sb->net) {
+            abandon(sb);
+            return step_fail(err, "network");
+        }
+        snprintf(sb->net_address, sizeof(sb->net_address), "%s", jc_egress_net_job_addr(sb->net));
+        sb->timings.egress_us = since_us(t);
+    }
+
     /* 2. error pipe, control socket, output pipes: CLOEXEC, non-blocking on our side */
     _cleanup_close_ int errpipe_w = -1, ctl_child = -1, out_w = -1, err_w = -1, stdin_fd = -1;
     _cleanup_free_ char *wire = NULL;
@@ -291,19 +304,16 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     }
     sb->timings.maps_us = since_us(t);
 
-    /* 4b. egress: the job's network and its policy exist before it runs anything */
+    /* 4b. egress: the job's link, addresses and route exist before it runs anything */
     const char *resolv = NULL;
-    if (spec->egress) {
+    if (sb->net) {
         t = jc_time_mono_ns();
-        sb->net = jc_egress_net_setup(spec->egress, spec->exe_id, pid, spec->egress_allow,
-                                      spec->n_egress_allow, err);
-        if (!sb->net) {
+        if (jc_egress_net_attach(sb->net, pid, err) < 0) {
             abandon(sb);
             return step_fail(err, "network");
         }
-        snprintf(sb->net_address, sizeof(sb->net_address), "%s", jc_egress_net_job_addr(sb->net));
         resolv = jc_egress_net_resolv_conf(sb->net);
-        sb->timings.egress_us = since_us(t);
+        sb->timings.egress_us += since_us(t);
     }
 
     /* 5. go-ahead, then the spec */
