@@ -65,6 +65,7 @@ static int64_t time_spawn(char *const argv[]) {
 static const char *const TRUE_ARGV[] = {"/bin/true", NULL};
 
 static jc_egress *bench_egress; /* F: NULL unless JC_BENCH_EGRESS=1 */
+static char bench_state[64];    /* its lease directory, removed at the end */
 static jc_egress_rule bench_allow[2];
 
 static int64_t time_engine(jc_sandbox_engine *e, const jc_seccomp_filter *filter, int i,
@@ -176,12 +177,14 @@ int main(int argc, char **argv) {
     const char *want_egress = getenv("JC_BENCH_EGRESS");
     size_t variants = 5;
     if (want_egress && !strcmp(want_egress, "1")) {
-        static char state[] = "/tmp/jc-bench-egress.XXXXXX";
+        /* on /run (tmpfs), like the real state directory */
+        static char state[] = "/run/jc-bench-egress.XXXXXX";
         const char *resolvers[] = {"192.0.2.53"};
         if (!mkdtemp(state)) {
             perror("mkdtemp");
             return 1;
         }
+        snprintf(bench_state, sizeof(bench_state), "%s", state);
         jc_egress_config ec = {.state_dir = state,
                                .dns_mode = JC_EGRESS_DNS_LOOP,
                                .resolvers = resolvers,
@@ -300,6 +303,14 @@ int main(int argc, char **argv) {
         printf("failed runs: %d\n", failed);
     jc_sandbox_engine_free(engine);
     jc_egress_free(bench_egress);
+    if (bench_state[0]) {
+        char f[96];
+        snprintf(f, sizeof(f), "%s/leases", bench_state);
+        unlink(f);
+        snprintf(f, sizeof(f), "%s/lock", bench_state);
+        unlink(f);
+        rmdir(bench_state);
+    }
     if (fp)
         jc_seccomp_filter_free(&filter);
     return failed ? 1 : 0;

@@ -983,8 +983,10 @@ jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc
     snprintf(net->veth, sizeof(net->veth), VETH_PREFIX "%u", net->index);
     snprintf(net->resolv, sizeof(net->resolv), "nameserver %s\noptions timeout:2 attempts:2\n",
              net->host_addr);
-    /* a leftover of a crashed owner that reconciliation has not seen yet */
-    nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
+    /* a leftover of a crashed owner that reconciliation has not seen yet (looked up
+     * first: a delete takes the kernel's rtnl lock, a lookup does not) */
+    if (if_nametoindex(net->veth) != 0)
+        nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
     policy = job_policy(net);
     if (!policy) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
