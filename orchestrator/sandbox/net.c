@@ -28,284 +28,19 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
-
 #include "jobcell/cleanup.h"
 #include "jobcell/dns_proxy.h"
 #include "jobcell/egress_net.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 
-#define TABLE "inet jobcell"
-#define VETH_PREFIX "jcv"
-#define JOB_IFNAME "eth0"
-/* A refused packet gets an ICMP "administratively prohibited" back: the job's connect()
- * fails at once (EHOSTUNREACH) instead of hanging until its own timeout. */
-#define REFUSE "reject with icmpx admin-prohibited"
-#define SET_SIZE 1024 /* addresses one host-name entry may collect */
-#define NL_BUF 8192   /* one rtnetlink message (MNL_SOCKET_BUFFER_SIZE is not a constant) */
-
-struct jc_egress {
-    pthread_mutex_t lock;
-    uint32_t pool_base; /* host order */
-    unsigned pool_prefix;
-    uint32_t n_leases; /* /30s in the pool */
-    char pool_text[32];
-    char *state_dir;
-    char *lock_path;
-    char *lease_path;
-    struct nft_ctx *nft;
-    struct mnl_socket *nl; /* rtnetlink in the host's namespace */
-    uint32_t nl_seq;
-    char *deny_v4, *deny_v6;       /* nft set bodies: always denied */
-    char *private_v4, *private_v6; /* private ranges */
-    char *priv_ok_v4, *priv_ok_v6; /* egress.allow_private ("" when none) */
-    /* The jobs' resolver. Its callback takes `lock`: never call into the proxy with
-     * `lock` held (dns_proxy.h's lock order). */
-    jc_dns_proxy *dns;
-};
-
-struct jc_egress_net {
-    jc_egress *eg;
-    uint32_t index;
-    char exe_id[64];
-    char veth[IFNAMSIZ];
-    char host_addr[INET_ADDRSTRLEN], job_addr[INET_ADDRSTRLEN];
-    char resolv[128];
-    bool dns_added;
-    jc_egress_rule *allow; /* copy: host-name entries are matched by DNS answers */
-    size_t n_allow;
-};
+#include "net_internal.h"
 
 /* ---- small helpers ---------------------------------------------------------------------- */
 
 static void ipv4_text(uint32_t host_order, char *buf) {
     struct in_addr a = {.s_addr = htonl(host_order)};
     inet_ntop(AF_INET, &a, buf, INET_ADDRSTRLEN);
-}
-
-/* Append "a, b, c" of the networks of kind into an owned string ("" when none). */
-static char *set_body(const jc_egress_rule *rules, size_t n, jc_egress_kind kind,
-                      const char *fixed) {
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    fputs(fixed, f);
-    bool first = fixed[0] == '\0';
-    for (size_t i = 0; i < n; i++) {
-        if (rules[i].kind != kind)
-            continue;
-        char a[INET6_ADDRSTRLEN];
-        inet_ntop(kind == JC_EGRESS_IPV6 ? AF_INET6 : AF_INET, rules[i].addr, a, sizeof(a));
-        fprintf(f, "%s%s/%u", first ? "" : ", ", a, rules[i].prefix);
-        first = false;
-    }
-    if (fclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* Run one nftables transaction. With out, the JSON output is copied there (owned). */
-static int nft_run(jc_egress *eg, const char *cmd, char **out, jc_err *err) {
-    unsigned flags = nft_ctx_output_get_flags(eg->nft);
-    if (out)
-        nft_ctx_output_set_flags(eg->nft, flags | NFT_CTX_OUTPUT_JSON);
-    int rc = nft_run_cmd_from_buffer(eg->nft, cmd);
-    if (out)
-        nft_ctx_output_set_flags(eg->nft, flags);
-    const char *outbuf = nft_ctx_get_output_buffer(eg->nft);
-    const char *errbuf = nft_ctx_get_error_buffer(eg->nft);
-    if (rc != 0) {
-        /* the first line of nft's message names the command at fault */
-        char first[160] = "";
-        if (errbuf) {
-            size_t n = strcspn(errbuf, "\n");
-            snprintf(first, sizeof(first), "%.*s", (int)(n < 150 ? n : 150), errbuf);
-        }
-        return jc_err_set(err, JC_E_SYS, "nftables: %s", first[0] ? first : "command failed");
-    }
-    if (out) {
-        *out = strdup(outbuf ? outbuf : "");
-        if (!*out)
-            return jc_err_set(err, JC_E_INTERNAL, "out of memory");
-    }
-    return 0;
-}
-
-/* ---- rtnetlink ------------------------------------------------------------------------- */
-
-/* Send one request and wait for its ACK (or error). */
-static int nl_talk(struct mnl_socket *nl, uint32_t *seq, struct nlmsghdr *nlh, const char *what,
-                   jc_err *err) {
-    nlh->nlmsg_flags |= NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = ++*seq;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-        return jc_err_sys(err, errno, "network: %s", what);
-    char buf[NL_BUF];
-    for (int tries = 0; tries < 8; tries++) {
-        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return jc_err_sys(err, errno, "network: %s", what);
-        int rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), NULL, NULL);
-        if (rc == MNL_CB_ERROR)
-            return jc_err_sys(err, errno, "network: %s", what);
-        if (rc == MNL_CB_STOP)
-            return 0;
-    }
-    return jc_err_set(err, JC_E_SYS, "network: %s: no answer from the kernel", what);
-}
-
-static struct mnl_socket *nl_open(jc_err *err) {
-    struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
-    if (!nl) {
-        jc_err_sys(err, errno, "network: open rtnetlink");
-        return NULL;
-    }
-    if (mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-        jc_err_sys(err, errno, "network: bind rtnetlink");
-        mnl_socket_close(nl);
-        return NULL;
-    }
-    return nl;
-}
-
-/* veth pair: `host` here, JOB_IFNAME in the namespace of netns_fd. */
-static int nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host, int netns_fd,
-                       jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-    ifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, host);
-    struct nlattr *info = mnl_attr_nest_start(nlh, IFLA_LINKINFO);
-    mnl_attr_put_strz(nlh, IFLA_INFO_KIND, "veth");
-    struct nlattr *data = mnl_attr_nest_start(nlh, IFLA_INFO_DATA);
-    struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
-    struct ifinfomsg *pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
-    pifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, JOB_IFNAME);
-    mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
-    mnl_attr_nest_end(nlh, peer);
-    mnl_attr_nest_end(nlh, data);
-    mnl_attr_nest_end(nlh, info);
-    return nl_talk(nl, seq, nlh, "create the veth pair", err);
-}
-
-static int nl_del_link(struct mnl_socket *nl, uint32_t *seq, const char *name, jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_DELLINK;
-    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-    ifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, name);
-    return nl_talk(nl, seq, nlh, "delete the veth", err);
-}
-
-static int nl_link_up(struct mnl_socket *nl, uint32_t *seq, int ifindex, jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWLINK;
-    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
-    ifm->ifi_family = AF_UNSPEC;
-    ifm->ifi_index = ifindex;
-    ifm->ifi_flags = IFF_UP;
-    ifm->ifi_change = IFF_UP;
-    return nl_talk(nl, seq, nlh, "bring the link up", err);
-}
-
-static int nl_add_addr(struct mnl_socket *nl, uint32_t *seq, int ifindex, uint32_t addr,
-                       unsigned prefix, jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWADDR;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    struct ifaddrmsg *ifa = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifa));
-    ifa->ifa_family = AF_INET;
-    ifa->ifa_prefixlen = (unsigned char)prefix;
-    ifa->ifa_scope = RT_SCOPE_UNIVERSE;
-    ifa->ifa_index = (unsigned)ifindex;
-    uint32_t be = htonl(addr);
-    mnl_attr_put_u32(nlh, IFA_LOCAL, be);
-    mnl_attr_put_u32(nlh, IFA_ADDRESS, be);
-    return nl_talk(nl, seq, nlh, "add an address", err);
-}
-
-static int nl_default_route(struct mnl_socket *nl, uint32_t *seq, int ifindex, uint32_t gateway,
-                            jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_NEWROUTE;
-    nlh->nlmsg_flags = NLM_F_CREATE | NLM_F_EXCL;
-    struct rtmsg *rtm = mnl_nlmsg_put_extra_header(nlh, sizeof(*rtm));
-    rtm->rtm_family = AF_INET;
-    rtm->rtm_table = RT_TABLE_MAIN;
-    rtm->rtm_protocol = RTPROT_BOOT;
-    rtm->rtm_scope = RT_SCOPE_UNIVERSE;
-    rtm->rtm_type = RTN_UNICAST;
-    mnl_attr_put_u32(nlh, RTA_GATEWAY, htonl(gateway));
-    mnl_attr_put_u32(nlh, RTA_OIF, (uint32_t)ifindex);
-    return nl_talk(nl, seq, nlh, "add the default route", err);
-}
-
-/* Names of this namespace's links that start with VETH_PREFIX (for reconciliation). */
-typedef struct link_list {
-    char (*names)[IFNAMSIZ];
-    size_t n, cap;
-} link_list;
-
-static int collect_link(const struct nlmsghdr *nlh, void *data) {
-    link_list *l = data;
-    struct nlattr *attr;
-    mnl_attr_for_each(attr, nlh, sizeof(struct ifinfomsg)) {
-        if (mnl_attr_get_type(attr) != IFLA_IFNAME || mnl_attr_validate(attr, MNL_TYPE_STRING) < 0)
-            continue;
-        const char *name = mnl_attr_get_str(attr);
-        if (strncmp(name, VETH_PREFIX, strlen(VETH_PREFIX)) != 0)
-            continue;
-        if (l->n == l->cap) {
-            size_t cap = l->cap ? l->cap * 2 : 16;
-            void *p = realloc(l->names, cap * sizeof(*l->names));
-            if (!p)
-                return MNL_CB_ERROR;
-            l->names = p;
-            l->cap = cap;
-        }
-        snprintf(l->names[l->n++], IFNAMSIZ, "%s", name);
-    }
-    return MNL_CB_OK;
-}
-
-static int nl_list_veths(struct mnl_socket *nl, uint32_t *seq, link_list *out, jc_err *err) {
-    char buf[NL_BUF];
-    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-    nlh->nlmsg_seq = ++*seq;
-    struct rtgenmsg *g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
-    g->rtgen_family = AF_UNSPEC;
-    if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
-        return jc_err_sys(err, errno, "network: list links");
-    for (int rounds = 0; rounds < 100000; rounds++) {
-        ssize_t n = mnl_socket_recvfrom(nl, buf, sizeof(buf));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return jc_err_sys(err, errno, "network: list links");
-        int rc = mnl_cb_run(buf, (size_t)n, nlh->nlmsg_seq, mnl_socket_get_portid(nl), collect_link,
-                            out);
-        if (rc == MNL_CB_ERROR)
-            return jc_err_sys(err, errno, "network: list links");
-        if (rc == MNL_CB_STOP)
-            return 0;
-    }
-    return jc_err_set(err, JC_E_SYS, "network: list links: too many messages");
 }
 
 /* ---- the lease file -------------------------------------------------------------------- */
@@ -405,7 +140,7 @@ static int leases_write(jc_egress *eg, const lease_table *t, jc_err *err) {
 }
 
 /* flock the pool; returns the lock fd (close to unlock). */
-static int pool_lock(jc_egress *eg, jc_err *err) {
+int jc_net_pool_lock(jc_egress *eg, jc_err *err) {
     int fd = open(eg->lock_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (fd < 0)
         return jc_err_sys(err, errno, "network: open %s", eg->lock_path);
@@ -420,7 +155,7 @@ static int pool_lock(jc_egress *eg, jc_err *err) {
 }
 
 static int lease_take(jc_egress *eg, const char *exe_id, uint32_t *index, jc_err *err) {
-    _cleanup_close_ int lk = pool_lock(eg, err);
+    _cleanup_close_ int lk = jc_net_pool_lock(eg, err);
     if (lk < 0)
         return -1;
     lease_table t;
@@ -467,7 +202,7 @@ out:
 }
 
 static int lease_drop(jc_egress *eg, uint32_t index, jc_err *err) {
-    _cleanup_close_ int lk = pool_lock(eg, err);
+    _cleanup_close_ int lk = jc_net_pool_lock(eg, err);
     if (lk < 0)
         return -1;
     lease_table t;
@@ -480,206 +215,6 @@ static int lease_drop(jc_egress *eg, uint32_t index, jc_err *err) {
     t.n = w;
     int rc = leases_write(eg, &t, err);
     free(t.v);
-    return rc;
-}
-
-/* ---- nftables -------------------------------------------------------------------------- */
-
-static int ensure_base(jc_egress *eg, jc_err *err) {
-    /* Every statement is idempotent but the rules: add them only with the chains, and only
-     * under the pool lock so two processes starting together cannot both add them. */
-    _cleanup_close_ int lk = pool_lock(eg, err);
-    if (lk < 0)
-        return -1;
-    jc_err probe = {0};
-    _cleanup_free_ char *out = NULL;
-    if (nft_run(eg, "list chain " TABLE " forward", &out, &probe) == 0)
-        return 0;
-    static const char base[] =
-        "add table " TABLE "\n"
-        "add map " TABLE " jobs { type ifname : verdict; }\n"
-        "add chain " TABLE " forward { type filter hook forward priority filter - 5; "
-        "policy accept; }\n"
-        "add chain " TABLE " input { type filter hook input priority filter - 5; "
-        "policy accept; }\n"
-        "add chain " TABLE " postrouting { type nat hook postrouting priority srcnat; "
-        "policy accept; }\n"
-        /* each job's own chain; a jcv* link without one (never expected) is dropped */
-        "add rule " TABLE " forward iifname vmap @jobs\n"
-        "add rule " TABLE " forward iifname \"" VETH_PREFIX "*\" drop\n"
-        /* nothing starts a connection towards a job: only replies reach it */
-        "add rule " TABLE " forward oifname \"" VETH_PREFIX "*\" ct state established,related "
-        "accept\n"
-        "add rule " TABLE " forward oifname \"" VETH_PREFIX "*\" drop\n"
-        "add rule " TABLE " input iifname vmap @jobs\n"
-        "add rule " TABLE " input iifname \"" VETH_PREFIX "*\" drop\n"
-        "add rule " TABLE " postrouting iifname \"" VETH_PREFIX "*\" oifname != \"" VETH_PREFIX
-        "*\" masquerade\n";
-    return nft_run(eg, base, NULL, err);
-}
-
-/* "meta l4proto { tcp, udp } th dport 443 " or "" */
-static void port_match(const jc_egress_rule *r, char *buf, size_t len) {
-    if (jc_egress_rule_any_port(r))
-        snprintf(buf, len, " ");
-    else if (r->port_min == r->port_max)
-        snprintf(buf, len, " meta l4proto { tcp, udp } th dport %u ", (unsigned)r->port_min);
-    else
-        snprintf(buf, len, " meta l4proto { tcp, udp } th dport %u-%u ", (unsigned)r->port_min,
-                 (unsigned)r->port_max);
-}
-
-/* The whole per-job transaction: counter, sets, chain, rules, dispatch entry. */
-static char *job_policy(const jc_egress_net *net) {
-    const jc_egress *eg = net->eg;
-    char *out = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&out, &len);
-    if (!f)
-        return NULL;
-    uint32_t i = net->index;
-    const char *d = "counter name d"; /* every drop counts */
-    fprintf(f, "add counter " TABLE " d%u\n", i);
-    for (size_t k = 0; k < net->n_allow; k++)
-        if (net->allow[k].kind == JC_EGRESS_HOST)
-            fprintf(f,
-                    "add set " TABLE " h%u_%zu { type ipv4_addr; flags timeout; size %d; }\n"
-                    "add set " TABLE " g%u_%zu { type ipv6_addr; flags timeout; size %d; }\n",
-                    i, k, SET_SIZE, i, k, SET_SIZE);
-    fprintf(f, "add chain " TABLE " j%u\n", i);
-#define RULE(...)                                                                                  \
-    do {                                                                                           \
-        fprintf(f, "add rule " TABLE " j%u ", i);                                                  \
-        fprintf(f, __VA_ARGS__);                                                                   \
-        fputc('\n', f);                                                                            \
-    } while (0)
-    /* A job has no capability to change its address; this is for the day it could. */
-    RULE("meta nfproto ipv4 ip saddr != %s %s%u drop", net->job_addr, d, i);
-    RULE("ct state established,related accept");
-    /* its resolver, the only service of the host it may use */
-    RULE("ip daddr %s meta l4proto { tcp, udp } th dport 53 accept", net->host_addr);
-    /* the host's own addresses, on every interface: its services are not the job's */
-    RULE("fib daddr type local %s%u " REFUSE, d, i);
-    /* loopback, cloud metadata and link-local, "this network", multicast, broadcast, the
-     * pool (other jobs), and the admin's list */
-    RULE("ip daddr { %s } %s%u " REFUSE, eg->deny_v4, d, i);
-    RULE("ip6 daddr { %s } %s%u " REFUSE, eg->deny_v6, d, i);
-    if (eg->priv_ok_v4[0])
-        RULE("ip daddr { %s } ip daddr != { %s } %s%u " REFUSE, eg->private_v4, eg->priv_ok_v4, d,
-             i);
-    else
-        RULE("ip daddr { %s } %s%u " REFUSE, eg->private_v4, d, i);
-    if (eg->priv_ok_v6[0])
-        RULE("ip6 daddr { %s } ip6 daddr != { %s } %s%u " REFUSE, eg->private_v6, eg->priv_ok_v6, d,
-             i);
-    else
-        RULE("ip6 daddr { %s } %s%u " REFUSE, eg->private_v6, d, i);
-    for (size_t k = 0; k < net->n_allow; k++) {
-        const jc_egress_rule *r = &net->allow[k];
-        char ports[64];
-        port_match(r, ports, sizeof(ports));
-        if (r->kind == JC_EGRESS_HOST) {
-            RULE("ip daddr @h%u_%zu%saccept", i, k, ports);
-            RULE("ip6 daddr @g%u_%zu%saccept", i, k, ports);
-        } else {
-            char a[INET6_ADDRSTRLEN];
-            bool v6 = r->kind == JC_EGRESS_IPV6;
-            inet_ntop(v6 ? AF_INET6 : AF_INET, r->addr, a, sizeof(a));
-            RULE("%s daddr %s/%u%saccept", v6 ? "ip6" : "ip", a, r->prefix, ports);
-        }
-    }
-    RULE("%s%u " REFUSE, d, i);
-#undef RULE
-    fprintf(f, "add element " TABLE " jobs { \"%s\" : goto j%u }\n", net->veth, i);
-    if (fclose(f) != 0) {
-        free(out);
-        return NULL;
-    }
-    return out;
-}
-
-/* Names of the objects of one kind ("chain", "set", "counter") in table jobcell, from
- * nft's JSON listing. Owned array of owned strings, NULL-terminated. */
-static char **list_objects(jc_egress *eg, const char *kind, jc_err *err) {
-    char cmd[64];
-    snprintf(cmd, sizeof(cmd), "list %ss inet", kind);
-    _cleanup_free_ char *text = NULL;
-    if (nft_run(eg, cmd, &text, err) < 0)
-        return NULL;
-    _cleanup_json_ json_t *j = json_loads(text, 0, NULL);
-    json_t *items = json_object_get(j, "nftables");
-    size_t n = json_array_size(items), k = 0;
-    char **names = calloc(n + 1, sizeof(*names));
-    if (!names) {
-        jc_err_set(err, JC_E_INTERNAL, "out of memory");
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        json_t *o = json_object_get(json_array_get(items, i), kind);
-        const char *table = json_string_value(json_object_get(o, "table"));
-        const char *name = json_string_value(json_object_get(o, "name"));
-        if (table && name && !strcmp(table, "jobcell") && (names[k] = strdup(name)))
-            k++;
-    }
-    return names;
-}
-
-static void free_names(char **names) {
-    for (size_t i = 0; names && names[i]; i++)
-        free(names[i]);
-    free(names);
-}
-
-/* Is name "<letter><index>_<digits>" (a job's host-name set)? */
-static bool job_set_name(const char *name, uint32_t index) {
-    if (name[0] != 'h' && name[0] != 'g')
-        return false;
-    char *end;
-    unsigned long v = strtoul(name + 1, &end, 10);
-    return end != name + 1 && *end == '_' && v == index;
-}
-
-/* Remove a job's policy. In one transaction when everything exists; after a crash part
- * of it may be missing, and then each object is removed on its own. allow: the job's
- * allow-list, or NULL when unknown (its sets are then looked up). */
-static int remove_policy(jc_egress *eg, uint32_t i, const jc_egress_rule *allow, size_t n_allow,
-                         jc_err *err) {
-    char *text = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return jc_err_sys(err, errno, "network: policy");
-    fprintf(f, "delete element " TABLE " jobs { \"" VETH_PREFIX "%u\" }\n", i);
-    fprintf(f, "flush chain " TABLE " j%u\n", i);
-    fprintf(f, "delete chain " TABLE " j%u\n", i);
-    if (!allow) {
-        jc_err ignored;
-        char **sets = list_objects(eg, "set", &ignored);
-        for (size_t k = 0; sets && sets[k]; k++)
-            if (job_set_name(sets[k], i))
-                fprintf(f, "delete set " TABLE " %s\n", sets[k]);
-        free_names(sets);
-    } else {
-        for (size_t k = 0; k < n_allow; k++)
-            if (allow[k].kind == JC_EGRESS_HOST)
-                fprintf(f, "delete set " TABLE " h%u_%zu\ndelete set " TABLE " g%u_%zu\n", i, k, i,
-                        k);
-    }
-    fprintf(f, "delete counter " TABLE " d%u\n", i);
-    if (fclose(f) != 0) {
-        free(text);
-        return jc_err_sys(err, errno, "network: policy");
-    }
-    int rc = nft_run(eg, text, NULL, err);
-    if (rc < 0) {
-        /* one by one, in order; what is absent is already gone */
-        jc_err ignored;
-        char *save = NULL;
-        for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-            (void)nft_run(eg, line, NULL, &ignored);
-        rc = 0;
-    }
-    free(text);
     return rc;
 }
 
@@ -782,14 +317,15 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
              eg->pool_text);
     if (asprintf(&eg->state_dir, "%s", dir) < 0 || asprintf(&eg->lock_path, "%s/lock", dir) < 0 ||
         asprintf(&eg->lease_path, "%s/leases", dir) < 0 ||
-        !(eg->deny_v4 = set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV4, fixed_v4)) ||
-        !(eg->deny_v6 = set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV6,
-                                 "::/128, ::1/128, fe80::/10, ff00::/8, ::ffff:0:0/96")) ||
+        !(eg->deny_v4 =
+              jc_net_set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV4, fixed_v4)) ||
+        !(eg->deny_v6 = jc_net_set_body(cfg->deny_always, cfg->n_deny_always, JC_EGRESS_IPV6,
+                                        "::/128, ::1/128, fe80::/10, ff00::/8, ::ffff:0:0/96")) ||
         !(eg->private_v4 = strdup(private_v4)) || !(eg->private_v6 = strdup(private_v6)) ||
         !(eg->priv_ok_v4 =
-              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV4, "")) ||
+              jc_net_set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV4, "")) ||
         !(eg->priv_ok_v6 =
-              set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV6, ""))) {
+              jc_net_set_body(cfg->allow_private, cfg->n_allow_private, JC_EGRESS_IPV6, ""))) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
         goto fail;
     }
@@ -809,7 +345,7 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
     }
     nft_ctx_buffer_output(eg->nft);
     nft_ctx_buffer_error(eg->nft);
-    if (!(eg->nl = nl_open(err)) || ensure_base(eg, err) < 0)
+    if (!(eg->nl = jc_net_nl_open(err)) || jc_net_policy_base(eg, err) < 0)
         goto fail;
     if (cfg->dns_mode != JC_EGRESS_DNS_NONE) {
         if (!(eg->dns = jc_dns_proxy_new_from_text(cfg->resolvers, cfg->n_resolvers, err))) {
@@ -828,7 +364,7 @@ fail:
 int64_t jc_egress_pool_free(jc_egress *eg, jc_err *err) {
     pthread_mutex_lock(&eg->lock);
     int64_t rc = -1;
-    int lk = pool_lock(eg, err);
+    int lk = jc_net_pool_lock(eg, err);
     if (lk >= 0) {
         lease_table t;
         if (leases_read(eg, &t, err) == 0) {
@@ -852,7 +388,7 @@ static int sockets_in(int netns_fd, struct mnl_socket **nl, int *inet, jc_err *e
     if (setns(netns_fd, CLONE_NEWNET) < 0)
         return jc_err_sys(err, errno, "network: enter the job's namespace");
     jc_err e2 = {0};
-    *nl = nl_open(&e2);
+    *nl = jc_net_nl_open(&e2);
     *inet = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     int saved = errno;
     if (setns(self, CLONE_NEWNET) < 0) {
@@ -892,9 +428,9 @@ static int configure_job_side(jc_egress_net *net, int netns_fd, uint32_t job, ui
         jc_err_sys(err, errno, "network: find %s in the job's namespace", JOB_IFNAME);
         goto out;
     }
-    if (nl_add_addr(nl, &seq, ifr.ifr_ifindex, job, 30, err) < 0 ||
-        nl_link_up(nl, &seq, ifr.ifr_ifindex, err) < 0 ||
-        nl_default_route(nl, &seq, ifr.ifr_ifindex, host, err) < 0)
+    if (jc_net_nl_add_addr(nl, &seq, ifr.ifr_ifindex, job, 30, err) < 0 ||
+        jc_net_nl_link_up(nl, &seq, ifr.ifr_ifindex, err) < 0 ||
+        jc_net_nl_default_route(nl, &seq, ifr.ifr_ifindex, host, err) < 0)
         goto out;
     rc = 0;
 out:
@@ -986,17 +522,17 @@ jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc
     /* a leftover of a crashed owner that reconciliation has not seen yet (looked up
      * first: a delete takes the kernel's rtnl lock, a lookup does not) */
     if (if_nametoindex(net->veth) != 0)
-        nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
-    policy = job_policy(net);
+        jc_net_nl_del_link(eg->nl, &eg->nl_seq, net->veth, &ignored);
+    policy = jc_net_policy_text(net);
     if (!policy) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
         goto fail;
     }
-    if (nft_run(eg, policy, NULL, err) < 0) {
+    if (jc_net_nft_run(eg, policy, NULL, err) < 0) {
         /* maybe the leftovers of a dead owner of this lease: clear them, try once more */
-        remove_policy(eg, net->index, NULL, 0, &ignored);
+        jc_net_policy_remove(eg, net->index, NULL, 0, &ignored);
         jc_err_clear(err);
-        if (nft_run(eg, policy, NULL, err) < 0)
+        if (jc_net_nft_run(eg, policy, NULL, err) < 0)
             goto fail;
     }
     pthread_mutex_unlock(&eg->lock);
@@ -1020,15 +556,15 @@ int jc_egress_net_attach(jc_egress_net *net, pid_t pid, jc_err *err) {
     uint32_t base = eg->pool_base + net->index * 4;
     pthread_mutex_lock(&eg->lock);
     int rc = -1;
-    if (nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
+    if (jc_net_nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
         goto out;
     int ifindex = (int)if_nametoindex(net->veth);
     if (ifindex == 0) {
         jc_err_sys(err, errno, "network: find %s", net->veth);
         goto out;
     }
-    if (nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
-        nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
+    if (jc_net_nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
+        jc_net_nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
         configure_job_side(net, netns, base + 2, base + 1, err) < 0)
         goto out;
     rc = 0;
@@ -1089,7 +625,7 @@ int jc_egress_net_allow_resolved(jc_egress_net *net, const char *name, int famil
     int rc = 0;
     if (any) {
         pthread_mutex_lock(&net->eg->lock);
-        rc = nft_run(net->eg, text, NULL, err);
+        rc = jc_net_nft_run(net->eg, text, NULL, err);
         pthread_mutex_unlock(&net->eg->lock);
     }
     free(text);
@@ -1108,7 +644,7 @@ static int64_t denied_locked(jc_egress_net *net, jc_err *err) {
     char cmd[64];
     snprintf(cmd, sizeof(cmd), "list counter " TABLE " d%u", net->index);
     _cleanup_free_ char *out = NULL;
-    if (nft_run(net->eg, cmd, &out, err) < 0)
+    if (jc_net_nft_run(net->eg, cmd, &out, err) < 0)
         return -1;
     int64_t n = counter_packets(out);
     if (n < 0)
@@ -1139,12 +675,12 @@ int jc_egress_net_teardown(jc_egress_net *net, int64_t *denied, jc_err *err) {
     if (denied)
         *denied = n;
     /* the link first: once it is gone no packet of the job can reach the policy */
-    if (nl_del_link(eg->nl, &eg->nl_seq, net->veth, &e2) < 0 && e2.sys_errno != ENODEV) {
+    if (jc_net_nl_del_link(eg->nl, &eg->nl_seq, net->veth, &e2) < 0 && e2.sys_errno != ENODEV) {
         rc = -1;
         if (err)
             *err = e2;
     }
-    if (remove_policy(eg, net->index, net->allow, net->n_allow, &e2) < 0 && rc == 0) {
+    if (jc_net_policy_remove(eg, net->index, net->allow, net->n_allow, &e2) < 0 && rc == 0) {
         rc = -1;
         if (err)
             *err = e2;
@@ -1164,42 +700,15 @@ int jc_egress_net_teardown(jc_egress_net *net, int64_t *denied, jc_err *err) {
 
 /* ---- reconciliation --------------------------------------------------------------------- */
 
-/* Indexes of the j<N> chains in the table. */
-static int list_job_chains(jc_egress *eg, uint32_t **out, size_t *n, jc_err *err) {
-    *out = NULL;
-    *n = 0;
-    char **names = list_objects(eg, "chain", err);
-    if (!names)
-        return -1;
-    size_t count = 0;
-    while (names[count])
-        count++;
-    *out = calloc(count + 1, sizeof(**out));
-    if (!*out) {
-        free_names(names);
-        return jc_err_set(err, JC_E_INTERNAL, "out of memory");
-    }
-    for (size_t i = 0; i < count; i++) {
-        char *end;
-        if (names[i][0] != 'j' || names[i][1] < '0' || names[i][1] > '9')
-            continue;
-        unsigned long v = strtoul(names[i] + 1, &end, 10);
-        if (*end == '\0' && v < eg->n_leases)
-            (*out)[(*n)++] = (uint32_t)v;
-    }
-    free_names(names);
-    return 0;
-}
-
 int jc_egress_reconcile(jc_egress *eg, jc_err *err) {
     pthread_mutex_lock(&eg->lock);
     int rc = 0;
     jc_err e2 = {0};
     lease_table t = {0};
-    link_list links = {0};
+    jc_net_link_list links = {0};
     uint32_t *chains = NULL;
     size_t n_chains = 0;
-    int lk = pool_lock(eg, err);
+    int lk = jc_net_pool_lock(eg, err);
     if (lk < 0) {
         pthread_mutex_unlock(&eg->lock);
         return -1;
@@ -1217,8 +726,8 @@ int jc_egress_reconcile(jc_egress *eg, jc_err *err) {
         }
         char veth[IFNAMSIZ];
         snprintf(veth, sizeof(veth), VETH_PREFIX "%u", t.v[i].index);
-        nl_del_link(eg->nl, &eg->nl_seq, veth, &e2);
-        remove_policy(eg, t.v[i].index, NULL, 0, &e2);
+        jc_net_nl_del_link(eg->nl, &eg->nl_seq, veth, &e2);
+        jc_net_policy_remove(eg, t.v[i].index, NULL, 0, &e2);
         jc_log(JC_LOG_INFO, "removed the network of a dead execution", "exe", t.v[i].exe_id, "link",
                veth, NULL);
     }
@@ -1228,27 +737,28 @@ int jc_egress_reconcile(jc_egress *eg, jc_err *err) {
         rc = -1;
     /* links and chains no lease covers (a crash between creating them and the lease file
      * being read back is impossible: the lease is written first; so these are leftovers) */
-    if (nl_list_veths(eg->nl, &eg->nl_seq, &links, &e2) == 0) {
+    if (jc_net_nl_list_veths(eg->nl, &eg->nl_seq, &links, &e2) == 0) {
         for (size_t i = 0; i < links.n; i++) {
             char *end;
             unsigned long idx = strtoul(links.names[i] + strlen(VETH_PREFIX), &end, 10);
             bool leased = false;
             for (size_t k = 0; k < t.n && !leased; k++)
                 leased = *end == '\0' && t.v[k].index == idx;
-            if (!leased && nl_del_link(eg->nl, &eg->nl_seq, links.names[i], &e2) < 0 && rc == 0) {
+            if (!leased && jc_net_nl_del_link(eg->nl, &eg->nl_seq, links.names[i], &e2) < 0 &&
+                rc == 0) {
                 rc = -1;
                 if (err)
                     *err = e2;
             }
         }
     }
-    if (list_job_chains(eg, &chains, &n_chains, &e2) == 0) {
+    if (jc_net_policy_job_chains(eg, &chains, &n_chains, &e2) == 0) {
         for (size_t i = 0; i < n_chains; i++) {
             bool leased = false;
             for (size_t k = 0; k < t.n && !leased; k++)
                 leased = t.v[k].index == chains[i];
             if (!leased)
-                remove_policy(eg, chains[i], NULL, 0, &e2);
+                jc_net_policy_remove(eg, chains[i], NULL, 0, &e2);
         }
     }
 out:

@@ -183,12 +183,19 @@ nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --dns 198.51.100.5
   --allow example.com:443 -- sleep 30 > /dev/null 2>&1 &
 CP=$!
 PIDS+=($CP)
-for _ in $(seq 50); do inh nft list chains inet 2>/dev/null | grep -q 'chain j' && break; sleep 0.1; done
+# wait until the job runs (its link exists), then kill its owner
+for _ in $(seq 100); do inh ip -o link show | grep -q jcv && break; sleep 0.1; done
 kill -9 "$CP" 2>/dev/null
 { wait "$CP"; } 2>/dev/null
 sleep 0.3
-inh nft list table inet jobcell | grep -q 'chain j' && ok "a killed owner leaves its chain behind" ||
-  bad "expected a leftover chain"
+# (a listing may be cut short by a concurrent change of the ruleset: try a few times)
+leftover=0
+for _ in 1 2 3; do
+  if inh nft list table inet jobcell 2> /dev/null | grep -q 'chain j'; then leftover=1; break; fi
+  sleep 0.2
+done
+[ $leftover -eq 1 ] && ok "a killed owner leaves its chain behind" ||
+  bad "expected a leftover chain: $(inh nft list table inet jobcell 2>&1 | grep -c chain) chains"
 nsenter --net="/run/netns/$H" "$JOBCELL" run --cleanup --egress-state-dir "$STATE/leases"
 rc=$?
 left=$(inh nft list table inet jobcell | grep -cE 'chain j|set [hg][0-9]|counter d')
