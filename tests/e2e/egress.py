@@ -136,13 +136,33 @@ def inside(build, source):
         except jcluster.HTTPError as err:
             check(err.status == 400 and b'"profile"' in err.body,
                   f"strict refuses egress jobs: {err.status} {err.body!r}")
+    # A pool of one /30 and two slots: the orchestrator claims no more egress work than it
+    # has leases, so the second job waits queued (for this or another host) until the first
+    # one's lease is back, instead of failing.
+    c = jcluster.Cluster(build, source, slots=2, uid_slot_base=152, name="egress-pool")
+    c.orc_args = ["--egress.enabled", "true", "--egress.resolvers", '["198.51.100.53"]',
+                  "--egress.pool", "100.97.0.0/30"]
+    with c:
+        spec = {"runtime": "bash", "script": "sleep 2; curl -s -m 5 http://198.51.100.10/",
+                "network": "egress", "egress": {"allow": ["198.51.100.10:80"]}}
+        jobs = [c.submit(spec)["id"] for _ in range(2)]
+        c.wait_jobs(jobs, 120)
+        exes = [c.latest(c.job(j)) for j in jobs]
+        check(all(e["status"] == "succeeded" for e in exes),
+              f"both jobs of a one-lease pool succeeded: {[e['status'] for e in exes]}")
+        first, second = sorted(exes, key=lambda e: e["started_at"])
+        check(second["claimed_at"] >= first["finished_at"],
+              f"the second job was claimed only once the first gave its lease back: "
+              f"claimed {second['claimed_at']}, first finished {first['finished_at']}")
+        check(all(e["result"]["network"]["address"] == "100.97.0.2" for e in exes),
+              "both used the pool's one lease")
     links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
     rules = subprocess.run(["nft", "list", "table", "inet", "jobcell"], capture_output=True,
                            text=True).stdout
     check("jcv" not in links, "no job link is left after the orchestrator stopped")
     check("chain j" not in rules, "no job chain is left after the orchestrator stopped")
     print("ok: egress end to end (allowed name, other port, metadata, unknown name, result "
-          "record, jobcell show, strict refused, nothing left)")
+          "record, jobcell show, strict refused, a one-lease pool queues, nothing left)")
     return 0
 
 
