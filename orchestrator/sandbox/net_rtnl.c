@@ -129,7 +129,6 @@ int jc_net_nl_default_route(struct mnl_socket *nl, uint32_t *seq, int ifindex, u
     return nl_talk(nl, seq, nlh, "add the default route", err);
 }
 
-
 static int collect_link(const struct nlmsghdr *nlh, void *data) {
     jc_net_link_list *l = data;
     struct nlattr *attr;
