@@ -237,6 +237,7 @@ void jc_egress_free(jc_egress *eg) {
         return;
     /* first: its thread may be in a callback that needs the rest */
     jc_dns_proxy_free(eg->dns);
+    jc_net_nft_stop(eg);
     if (eg->nft)
         nft_ctx_free(eg->nft);
     if (eg->nl)
@@ -303,6 +304,7 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
         jc_err_set(err, JC_E_INTERNAL, "out of memory");
         return NULL;
     }
+    eg->nft_fd = -1;
     pthread_mutex_init(&eg->lock, NULL);
     memcpy(&eg->pool_base, pool.addr, 4);
     eg->pool_base = ntohl(eg->pool_base);
@@ -338,13 +340,19 @@ jc_egress *jc_egress_new(const jc_egress_config *cfg, jc_err *err) {
         jc_err_set(err, JC_E_CONFIG, "%s must be a directory owned and writable by root only", dir);
         goto fail;
     }
-    eg->nft = nft_ctx_new(NFT_CTX_DEFAULT);
-    if (!eg->nft) {
-        jc_err_set(err, JC_E_INTERNAL, "nftables: no context");
-        goto fail;
+    /* nftables in a helper process (see jc_net_nft_start); in this one if it cannot be had.
+     * Forked before the resolver's thread exists. */
+    jc_err herr = {0};
+    if (jc_net_nft_start(eg, &herr) < 0) {
+        jc_log(JC_LOG_WARN, "egress: nftables in-process", "error", herr.msg, NULL);
+        eg->nft = nft_ctx_new(NFT_CTX_DEFAULT);
+        if (!eg->nft) {
+            jc_err_set(err, JC_E_INTERNAL, "nftables: no context");
+            goto fail;
+        }
+        nft_ctx_buffer_output(eg->nft);
+        nft_ctx_buffer_error(eg->nft);
     }
-    nft_ctx_buffer_output(eg->nft);
-    nft_ctx_buffer_error(eg->nft);
     if (!(eg->nl = jc_net_nl_open(err)) || jc_net_policy_base(eg, err) < 0)
         goto fail;
     if (cfg->dns_mode != JC_EGRESS_DNS_NONE) {

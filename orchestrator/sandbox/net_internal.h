@@ -35,7 +35,9 @@ struct jc_egress {
     char *state_dir;
     char *lock_path;
     char *lease_path;
-    struct nft_ctx *nft;
+    struct nft_ctx *nft; /* in this process: only when the helper could not be started */
+    int nft_fd;          /* the nftables helper process (jc_net_nft_start), -1: none */
+    pid_t nft_pid;
     struct mnl_socket *nl; /* rtnetlink in the host's namespace */
     uint32_t nl_seq;
     char *deny_v4, *deny_v6;       /* nft set bodies: always denied */
@@ -65,6 +67,14 @@ int jc_net_pool_lock(jc_egress *eg, jc_err *err);
 /* "a/n, b/m" of the networks of one kind after `fixed` (owned; "" when none). */
 char *jc_net_set_body(const jc_egress_rule *rules, size_t n, jc_egress_kind kind,
                       const char *fixed);
+/* Start the nftables helper: a process forked now, before any sandbox, that runs every
+ * nftables command for this one. Why: each clone of a sandbox leaves every page of this
+ * process write-protected (copy-on-write), so the next write to each page faults and, in
+ * a VM, flushes other CPUs' TLBs; libnftables writes hundreds of pages per command, which
+ * cost 10-20 ms per job in-process against under 1 ms in a process that never clones. */
+int jc_net_nft_start(jc_egress *eg, jc_err *err);
+/* Stop it (EOF on its socket) and reap it. */
+void jc_net_nft_stop(jc_egress *eg);
 /* One nftables transaction; with out, nft's JSON output (owned). */
 int jc_net_nft_run(jc_egress *eg, const char *cmd, char **out, jc_err *err);
 /* The table, its dispatch map and base chains, once (under the pool lock). */

@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <nftables/libnftables.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "jobcell/cleanup.h"
@@ -36,29 +40,173 @@ char *jc_net_set_body(const jc_egress_rule *rules, size_t n, jc_egress_kind kind
 }
 
 /* Run one nftables transaction. With out, the JSON output is copied there (owned). */
-int jc_net_nft_run(jc_egress *eg, const char *cmd, char **out, jc_err *err) {
-    unsigned flags = nft_ctx_output_get_flags(eg->nft);
-    if (out)
-        nft_ctx_output_set_flags(eg->nft, flags | NFT_CTX_OUTPUT_JSON);
-    int rc = nft_run_cmd_from_buffer(eg->nft, cmd);
-    if (out)
-        nft_ctx_output_set_flags(eg->nft, flags);
-    const char *outbuf = nft_ctx_get_output_buffer(eg->nft);
-    const char *errbuf = nft_ctx_get_error_buffer(eg->nft);
-    if (rc != 0) {
-        /* the first line of nft's message names the command at fault */
-        char first[160] = "";
-        if (errbuf) {
-            size_t n = strcspn(errbuf, "\n");
-            snprintf(first, sizeof(first), "%.*s", (int)(n < 150 ? n : 150), errbuf);
-        }
-        return jc_err_set(err, JC_E_SYS, "nftables: %s", first[0] ? first : "command failed");
+/* ---- the helper process ---------------------------------------------------------------- */
+
+#define NFT_MAX_MESSAGE (64u << 20)
+
+typedef struct nft_request {
+    uint32_t len;  /* bytes of command that follow */
+    uint32_t json; /* 1: JSON output */
+} nft_request;
+
+typedef struct nft_reply {
+    int32_t rc;
+    uint32_t out_len; /* bytes of output, then bytes of error text, follow */
+    uint32_t err_len;
+} nft_reply;
+
+static int read_full(int fd, void *buf, size_t len) {
+    for (size_t off = 0; off < len;) {
+        ssize_t n = read(fd, (char *)buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
     }
-    if (out) {
-        *out = strdup(outbuf ? outbuf : "");
-        if (!*out)
+    return 0;
+}
+
+static int write_full(int fd, const void *buf, size_t len) {
+    for (size_t off = 0; off < len;) {
+        ssize_t n = write(fd, (const char *)buf + off, len - off);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        off += (size_t)n;
+    }
+    return 0;
+}
+
+/* The helper: one command at a time, until its socket closes. */
+_Noreturn static void helper_main(int fd, pid_t parent) {
+    /* it exists only to serve its parent: it must not outlive it */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) < 0 || getppid() != parent)
+        _exit(0);
+    struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!ctx)
+        _exit(1);
+    nft_ctx_buffer_output(ctx);
+    nft_ctx_buffer_error(ctx);
+    unsigned flags = nft_ctx_output_get_flags(ctx);
+    for (;;) {
+        nft_request rq;
+        if (read_full(fd, &rq, sizeof(rq)) < 0 || rq.len > NFT_MAX_MESSAGE)
+            _exit(0);
+        char *cmd = malloc((size_t)rq.len + 1);
+        if (!cmd || read_full(fd, cmd, rq.len) < 0)
+            _exit(1);
+        cmd[rq.len] = '\0';
+        nft_ctx_output_set_flags(ctx, rq.json ? flags | NFT_CTX_OUTPUT_JSON : flags);
+        int rc = nft_run_cmd_from_buffer(ctx, cmd);
+        free(cmd);
+        const char *out = nft_ctx_get_output_buffer(ctx);
+        const char *errtext = nft_ctx_get_error_buffer(ctx);
+        size_t out_len = out ? strlen(out) : 0, err_len = errtext ? strlen(errtext) : 0;
+        if (out_len > NFT_MAX_MESSAGE)
+            out_len = NFT_MAX_MESSAGE;
+        if (err_len > 4096)
+            err_len = 4096;
+        nft_reply rp = {.rc = rc, .out_len = (uint32_t)out_len, .err_len = (uint32_t)err_len};
+        if (write_full(fd, &rp, sizeof(rp)) < 0 || write_full(fd, out ? out : "", out_len) < 0 ||
+            write_full(fd, errtext ? errtext : "", err_len) < 0)
+            _exit(1);
+    }
+}
+
+int jc_net_nft_start(jc_egress *eg, jc_err *err) {
+    int sv[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+        return jc_err_sys(err, errno, "nftables helper: socketpair");
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid < 0) {
+        int e = errno;
+        close(sv[0]);
+        close(sv[1]);
+        return jc_err_sys(err, e, "nftables helper: fork");
+    }
+    if (pid == 0) {
+        close(sv[0]);
+        helper_main(sv[1], parent);
+    }
+    close(sv[1]);
+    eg->nft_fd = sv[0];
+    eg->nft_pid = pid;
+    return 0;
+}
+
+void jc_net_nft_stop(jc_egress *eg) {
+    if (eg->nft_fd < 0)
+        return;
+    close(eg->nft_fd);
+    eg->nft_fd = -1;
+    while (waitpid(eg->nft_pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+}
+
+/* Send cmd to the helper; *rc, and the output and error text (owned) back. */
+static int helper_call(jc_egress *eg, const char *cmd, bool json, int *rc, char **outbuf,
+                       char **errbuf, jc_err *err) {
+    size_t len = strlen(cmd);
+    if (len > NFT_MAX_MESSAGE)
+        return jc_err_set(err, JC_E_INVALID, "nftables: command too long");
+    nft_request rq = {.len = (uint32_t)len, .json = json};
+    nft_reply rp;
+    if (write_full(eg->nft_fd, &rq, sizeof(rq)) < 0 || write_full(eg->nft_fd, cmd, len) < 0 ||
+        read_full(eg->nft_fd, &rp, sizeof(rp)) < 0 || rp.out_len > NFT_MAX_MESSAGE ||
+        rp.err_len > 4096)
+        return jc_err_set(err, JC_E_SYS, "nftables: the helper process is gone");
+    *outbuf = malloc((size_t)rp.out_len + 1);
+    *errbuf = malloc((size_t)rp.err_len + 1);
+    if (!*outbuf || !*errbuf) {
+        free(*outbuf);
+        free(*errbuf);
+        *outbuf = *errbuf = NULL;
+        return jc_err_set(err, JC_E_INTERNAL, "out of memory");
+    }
+    if (read_full(eg->nft_fd, *outbuf, rp.out_len) < 0 ||
+        read_full(eg->nft_fd, *errbuf, rp.err_len) < 0) {
+        free(*outbuf);
+        free(*errbuf);
+        *outbuf = *errbuf = NULL;
+        return jc_err_set(err, JC_E_SYS, "nftables: the helper process is gone");
+    }
+    (*outbuf)[rp.out_len] = '\0';
+    (*errbuf)[rp.err_len] = '\0';
+    *rc = rp.rc;
+    return 0;
+}
+
+int jc_net_nft_run(jc_egress *eg, const char *cmd, char **out, jc_err *err) {
+    int rc = -1;
+    _cleanup_free_ char *outbuf = NULL, *errbuf = NULL;
+    if (eg->nft_fd >= 0) {
+        if (helper_call(eg, cmd, out != NULL, &rc, &outbuf, &errbuf, err) < 0)
+            return -1;
+    } else {
+        unsigned flags = nft_ctx_output_get_flags(eg->nft);
+        if (out)
+            nft_ctx_output_set_flags(eg->nft, flags | NFT_CTX_OUTPUT_JSON);
+        rc = nft_run_cmd_from_buffer(eg->nft, cmd);
+        if (out)
+            nft_ctx_output_set_flags(eg->nft, flags);
+        const char *o = nft_ctx_get_output_buffer(eg->nft);
+        const char *e = nft_ctx_get_error_buffer(eg->nft);
+        outbuf = strdup(o ? o : "");
+        errbuf = strdup(e ? e : "");
+        if (!outbuf || !errbuf)
             return jc_err_set(err, JC_E_INTERNAL, "out of memory");
     }
+    if (rc != 0) {
+        /* the first line of nft's message names the command at fault */
+        size_t n = strcspn(errbuf, "\n");
+        return jc_err_set(err, JC_E_SYS, "nftables: %.*s", (int)(n < 150 ? n : 150),
+                          n ? errbuf : "command failed");
+    }
+    if (out)
+        *out = steal(&outbuf);
     return 0;
 }
 

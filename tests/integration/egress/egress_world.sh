@@ -180,11 +180,11 @@ wait "$SP"
 
 # ---- 5. a crashed owner's leftovers are reconciled ----------------------------------------
 nsenter --net="/run/netns/$H" "$JOBCELL" run --network egress --dns 198.51.100.53 --egress-state-dir "$STATE/leases" \
-  --allow example.com:443 -- sleep 30 > /dev/null 2>&1 &
+  --allow example.com:443 -- sh -c 'echo started; exec sleep 30' > "$STATE/crash.out" 2>&1 &
 CP=$!
 PIDS+=($CP)
-# wait until the job runs (its link exists), then kill its owner
-for _ in $(seq 100); do inh ip -o link show | grep -q jcv && break; sleep 0.1; done
+# wait until the job runs (its network is complete by then), then kill its owner
+for _ in $(seq 150); do grep -q started "$STATE/crash.out" 2>/dev/null && break; sleep 0.1; done
 kill -9 "$CP" 2>/dev/null
 { wait "$CP"; } 2>/dev/null
 sleep 0.3
