@@ -525,6 +525,7 @@ jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc
     ipv4_text(base + 1, net->host_addr);
     ipv4_text(base + 2, net->job_addr);
     snprintf(net->veth, sizeof(net->veth), VETH_PREFIX "%u", net->index);
+    snprintf(net->peer, sizeof(net->peer), PEER_PREFIX "%u", net->index);
     snprintf(net->resolv, sizeof(net->resolv), "nameserver %s\noptions timeout:2 attempts:2\n",
              net->host_addr);
     /* a leftover of a crashed owner that reconciliation has not seen yet (looked up
@@ -543,7 +544,26 @@ jc_egress_net *jc_egress_net_prepare(jc_egress *eg, const char *exe_id, const jc
         if (jc_net_nft_run(eg, policy, NULL, err) < 0)
             goto fail;
     }
+    /* The link and the resolver now too, in this namespace: the job's end moves into the
+     * job's namespace in attach. Everything done before the clone costs less (see
+     * jc_net_nft_start). */
+    int ifindex = 0;
+    if (jc_net_nl_add_veth(eg->nl, &eg->nl_seq, net->veth, net->peer, err) < 0 ||
+        (ifindex = (int)if_nametoindex(net->veth)) == 0 ||
+        jc_net_nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
+        jc_net_nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0) {
+        if (ifindex == 0 && err && !err->code)
+            jc_err_sys(err, errno, "network: find %s", net->veth);
+        pthread_mutex_unlock(&eg->lock);
+        jc_egress_net_teardown(net, NULL, &ignored);
+        return NULL;
+    }
     pthread_mutex_unlock(&eg->lock);
+    /* the resolver, outside the lock (its callback takes it) */
+    if (eg->dns && dns_add(net, base + 1, err) < 0) {
+        jc_egress_net_teardown(net, NULL, &ignored);
+        return NULL;
+    }
     return net;
 fail:
     if (have_lease)
@@ -564,23 +584,17 @@ int jc_egress_net_attach(jc_egress_net *net, pid_t pid, jc_err *err) {
     uint32_t base = eg->pool_base + net->index * 4;
     pthread_mutex_lock(&eg->lock);
     int rc = -1;
-    if (jc_net_nl_add_veth(eg->nl, &eg->nl_seq, net->veth, netns, err) < 0)
-        goto out;
-    int ifindex = (int)if_nametoindex(net->veth);
-    if (ifindex == 0) {
-        jc_err_sys(err, errno, "network: find %s", net->veth);
+    int peer = (int)if_nametoindex(net->peer);
+    if (peer == 0) {
+        jc_err_sys(err, errno, "network: find %s", net->peer);
         goto out;
     }
-    if (jc_net_nl_add_addr(eg->nl, &eg->nl_seq, ifindex, base + 1, 30, err) < 0 ||
-        jc_net_nl_link_up(eg->nl, &eg->nl_seq, ifindex, err) < 0 ||
+    if (jc_net_nl_move_link(eg->nl, &eg->nl_seq, peer, netns, JOB_IFNAME, err) < 0 ||
         configure_job_side(net, netns, base + 2, base + 1, err) < 0)
         goto out;
     rc = 0;
 out:
     pthread_mutex_unlock(&eg->lock);
-    /* the resolver, outside the lock (its callback takes it) */
-    if (rc == 0 && eg->dns && dns_add(net, base + 1, err) < 0)
-        rc = -1;
     return rc; /* on failure the caller tears down: the link goes with the rest */
 }
 

@@ -19,6 +19,7 @@ struct nft_ctx;
 
 #define TABLE "inet jobcell"
 #define VETH_PREFIX "jcv"
+#define PEER_PREFIX "jcp" /* the job's end, until it moves into the job's namespace */
 #define JOB_IFNAME "eth0"
 /* A refused packet gets an ICMP "administratively prohibited" back: the job's connect()
  * fails at once (EHOSTUNREACH) instead of hanging until its own timeout. */
@@ -53,6 +54,7 @@ struct jc_egress_net {
     uint32_t index;
     char exe_id[64];
     char veth[IFNAMSIZ];
+    char peer[IFNAMSIZ];
     char host_addr[INET_ADDRSTRLEN], job_addr[INET_ADDRSTRLEN];
     char resolv[128];
     bool dns_added;
@@ -93,8 +95,11 @@ typedef struct jc_net_link_list {
     size_t n, cap;
 } jc_net_link_list;
 struct mnl_socket *jc_net_nl_open(jc_err *err);
-int jc_net_nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host, int netns_fd,
-                       jc_err *err);
+int jc_net_nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host,
+                       const char *peer_name, jc_err *err);
+/* Move link ifindex into the namespace of netns_fd, renamed new_name there. */
+int jc_net_nl_move_link(struct mnl_socket *nl, uint32_t *seq, int ifindex, int netns_fd,
+                        const char *new_name, jc_err *err);
 int jc_net_nl_del_link(struct mnl_socket *nl, uint32_t *seq, const char *name, jc_err *err);
 int jc_net_nl_link_up(struct mnl_socket *nl, uint32_t *seq, int ifindex, jc_err *err);
 int jc_net_nl_add_addr(struct mnl_socket *nl, uint32_t *seq, int ifindex, uint32_t addr,

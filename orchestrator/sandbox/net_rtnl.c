@@ -49,9 +49,9 @@ struct mnl_socket *jc_net_nl_open(jc_err *err) {
     return nl;
 }
 
-/* veth pair: `host` here, JOB_IFNAME in the namespace of netns_fd. */
-int jc_net_nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host, int netns_fd,
-                       jc_err *err) {
+/* veth pair: `host` and `peer`, both in this namespace. */
+int jc_net_nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host,
+                       const char *peer_name, jc_err *err) {
     char buf[NL_BUF];
     struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = RTM_NEWLINK;
@@ -65,12 +65,24 @@ int jc_net_nl_add_veth(struct mnl_socket *nl, uint32_t *seq, const char *host, i
     struct nlattr *peer = mnl_attr_nest_start(nlh, VETH_INFO_PEER);
     struct ifinfomsg *pifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*pifm));
     pifm->ifi_family = AF_UNSPEC;
-    mnl_attr_put_strz(nlh, IFLA_IFNAME, JOB_IFNAME);
-    mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, peer_name);
     mnl_attr_nest_end(nlh, peer);
     mnl_attr_nest_end(nlh, data);
     mnl_attr_nest_end(nlh, info);
     return nl_talk(nl, seq, nlh, "create the veth pair", err);
+}
+
+int jc_net_nl_move_link(struct mnl_socket *nl, uint32_t *seq, int ifindex, int netns_fd,
+                        const char *new_name, jc_err *err) {
+    char buf[NL_BUF];
+    struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_NEWLINK;
+    struct ifinfomsg *ifm = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifm));
+    ifm->ifi_family = AF_UNSPEC;
+    ifm->ifi_index = ifindex;
+    mnl_attr_put_u32(nlh, IFLA_NET_NS_FD, (uint32_t)netns_fd);
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, new_name);
+    return nl_talk(nl, seq, nlh, "move the job's end of the veth into its namespace", err);
 }
 
 int jc_net_nl_del_link(struct mnl_socket *nl, uint32_t *seq, const char *name, jc_err *err) {
