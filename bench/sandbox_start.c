@@ -8,6 +8,11 @@
  *   C  the engine in this process (what the daemon pays per job)
  *   D  the engine in this process, without a network namespace
  *   E  bwrap as B with --share-net
+ *   F  the engine in this process with an egress network (veth pair, /30 lease, nftables
+ *      chain, addresses, route, DNS registration, and their removal): only with
+ *      JC_BENCH_EGRESS=1, which bench/sandbox_start_egress.sh sets after moving this
+ *      program into a network namespace of its own (egress changes the firewall and needs
+ *      IPv4 forwarding: never in the machine's own namespace)
  * and prints medians, p95, the ratio A/B, and the engine's own per-step breakdown
  * (medians over the C runs). jobcell does more than bwrap here: cgroups with limits, a
  * generated /etc, masked /proc, tmpfs /workspace, seccomp, a uid range, no capabilities. */
@@ -59,6 +64,10 @@ static int64_t time_spawn(char *const argv[]) {
 
 static const char *const TRUE_ARGV[] = {"/bin/true", NULL};
 
+static jc_egress *bench_egress; /* F: NULL unless JC_BENCH_EGRESS=1 */
+static char bench_state[64];    /* its lease directory, removed at the end */
+static jc_egress_rule bench_allow[2];
+
 static int64_t time_engine(jc_sandbox_engine *e, const jc_seccomp_filter *filter, int i,
                            jc_sandbox_timings *t) {
     char id[40];
@@ -68,6 +77,11 @@ static int64_t time_engine(jc_sandbox_engine *e, const jc_seccomp_filter *filter
     s.exe_id = id;
     s.argv = TRUE_ARGV;
     s.filter = filter;
+    if (bench_egress) {
+        s.egress = bench_egress;
+        s.egress_allow = bench_allow;
+        s.n_egress_allow = 2;
+    }
     jc_result r;
     jc_err err = {0};
     int64_t t0 = jc_time_mono_ns();
@@ -150,13 +164,39 @@ int main(int argc, char **argv) {
                               "/tmp",
                               "/bin/true",
                               NULL};
-    series s[5] = {
+    series s[6] = {
         {"A jobcell run -- /bin/true", calloc(runs, 8), 0},
         {"B bwrap --unshare-all ... /bin/true", calloc(runs, 8), 0},
         {"C engine in-process (the daemon's cost)", calloc(runs, 8), 0},
         {"D engine in-process, no network namespace", calloc(runs, 8), 0},
         {"E bwrap --unshare-all --share-net ...", calloc(runs, 8), 0},
+        {"F engine in-process, egress network", calloc(runs, 8), 0},
     };
+    int64_t *egress_steps = calloc(runs, 8), *egress_finish = calloc(runs, 8);
+    size_t n_egress_steps = 0;
+    const char *want_egress = getenv("JC_BENCH_EGRESS");
+    size_t variants = 5;
+    if (want_egress && !strcmp(want_egress, "1")) {
+        /* on /run (tmpfs), like the real state directory */
+        static char state[] = "/run/jc-bench-egress.XXXXXX";
+        const char *resolvers[] = {"192.0.2.53"};
+        if (!mkdtemp(state)) {
+            perror("mkdtemp");
+            return 1;
+        }
+        snprintf(bench_state, sizeof(bench_state), "%s", state);
+        jc_egress_config ec = {.state_dir = state,
+                               .dns_mode = JC_EGRESS_DNS_LOOP,
+                               .resolvers = resolvers,
+                               .n_resolvers = 1};
+        if (!(bench_egress = jc_egress_new(&ec, &err)) ||
+            jc_egress_rule_parse("198.51.100.10:80", &bench_allow[0], &err) < 0 ||
+            jc_egress_rule_parse("www.example.com:443", &bench_allow[1], &err) < 0) {
+            fprintf(stderr, "egress: %s\n", err.msg);
+            return 1;
+        }
+        variants = 6;
+    }
     enum { STEPS = 11 };
     int64_t *steps[STEPS];
     for (int k = 0; k < STEPS; k++)
@@ -168,15 +208,18 @@ int main(int argc, char **argv) {
         bool keep = i >= warmup;
         int64_t v;
         /* rotate the order so that no variant always follows the same one */
-        for (size_t k = 0; k < 5; k++) {
-            size_t which = (i + k) % 5;
+        for (size_t k = 0; k < variants; k++) {
+            size_t which = (i + k) % variants;
             jc_sandbox_timings t;
             switch (which) {
             case 0: v = time_spawn(jobcell_argv); break;
             case 1: v = time_spawn(bwrap_argv); break;
-            case 2:
+            case 2: {
+                jc_egress *saved = bench_egress;
+                bench_egress = NULL;
                 jc_sandbox_bench_share_net = false;
                 v = time_engine(engine, fp, (int)i, &t);
+                bench_egress = saved;
                 if (v >= 0 && keep) {
                     const int64_t *f = (const int64_t *)&t;
                     for (int st = 0; st < STEPS; st++)
@@ -184,12 +227,27 @@ int main(int argc, char **argv) {
                     nsteps++;
                 }
                 break;
-            case 3:
+            }
+            case 3: {
+                jc_egress *saved = bench_egress;
+                bench_egress = NULL;
                 jc_sandbox_bench_share_net = true;
                 v = time_engine(engine, fp, (int)i, &t);
                 jc_sandbox_bench_share_net = false;
+                bench_egress = saved;
                 break;
-            default: v = time_spawn(bwrap_net_argv); break;
+            }
+            case 4: v = time_spawn(bwrap_net_argv); break;
+            default: {
+                jc_egress *saved = bench_egress;
+                v = time_engine(engine, fp, (int)i, &t);
+                if (v >= 0 && keep) {
+                    egress_steps[n_egress_steps] = t.egress_us;
+                    egress_finish[n_egress_steps++] = t.finish_us;
+                }
+                bench_egress = saved;
+                break;
+            }
             }
             if (v < 0) {
                 failed++;
@@ -206,8 +264,18 @@ int main(int argc, char **argv) {
     int64_t med_d = s[3].n ? percentile(s[3].v, s[3].n, 0.5) : 0;
     int64_t med_e = s[4].n ? percentile(s[4].v, s[4].n, 0.5) : 0;
     int64_t med_c = s[2].n ? percentile(s[2].v, s[2].n, 0.5) : 0;
-    for (int k = 0; k < 5; k++)
+    for (size_t k = 0; k < variants; k++)
         report(&s[k]);
+    if (variants == 6 && s[5].n && med_c > 0) {
+        int64_t med_f = percentile(s[5].v, s[5].n, 0.5);
+        printf("  egress adds (median F - median C): %.2f ms\n", (double)(med_f - med_c) / 1000.0);
+        printf("  egress set-up in the engine (lease, nftables, veth, addresses, route, DNS): "
+               "median %.2f ms, p95 %.2f ms\n",
+               (double)percentile(egress_steps, n_egress_steps, 0.5) / 1000.0,
+               (double)percentile(egress_steps, n_egress_steps, 0.95) / 1000.0);
+        printf("  finish with egress (includes its removal): median %.2f ms\n",
+               (double)percentile(egress_finish, n_egress_steps, 0.5) / 1000.0);
+    }
     if (med_b > 0)
         printf("  ratio jobcell run / bwrap (medians): %.2f\n", (double)med_a / (double)med_b);
     if (med_b > 0)
@@ -234,6 +302,15 @@ int main(int argc, char **argv) {
     if (failed)
         printf("failed runs: %d\n", failed);
     jc_sandbox_engine_free(engine);
+    jc_egress_free(bench_egress);
+    if (bench_state[0]) {
+        char f[96];
+        snprintf(f, sizeof(f), "%s/leases", bench_state);
+        unlink(f);
+        snprintf(f, sizeof(f), "%s/lock", bench_state);
+        unlink(f);
+        rmdir(bench_state);
+    }
     if (fp)
         jc_seccomp_filter_free(&filter);
     return failed ? 1 : 0;

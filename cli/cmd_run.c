@@ -171,6 +171,20 @@ static void pass_output(void *ud, int stream, const char *buf, size_t len) {
 
 /* ---- the command ---------------------------------------------------------------- */
 
+/* The host side of egress networks, from the admin options of `jobcell run`. */
+static jc_egress *egress_new(const jc_run_options *o, bool with_dns, jc_err *err) {
+    jc_egress_config ec = {.dns_mode = with_dns ? JC_EGRESS_DNS_THREAD : JC_EGRESS_DNS_NONE,
+                           .pool = o->egress_pool,
+                           .state_dir = o->egress_state_dir,
+                           .allow_private = o->allow_private,
+                           .n_allow_private = o->n_allow_private,
+                           .deny_always = o->deny_always,
+                           .n_deny_always = o->n_deny_always,
+                           .resolvers = o->dns,
+                           .n_resolvers = o->n_dns};
+    return jc_egress_new(&ec, err);
+}
+
 static int load_profile(const char *profile, jc_seccomp_filter *filter, bool *have) {
     *have = false;
     if (profile && !strcmp(profile, "none"))
@@ -215,6 +229,18 @@ static int cmd_run(int argc, char **argv) {
             fprintf(stderr, "jobcell run --cleanup: %s\n", err.msg);
             return 1;
         }
+        /* egress leftovers: only where egress networking was ever used */
+        const char *state =
+            opt.egress_state_dir ? opt.egress_state_dir : JC_EGRESS_DEFAULT_STATE_DIR;
+        if (opt.egress || access(state, F_OK) == 0) {
+            jc_egress *eg = egress_new(&opt, false, &err);
+            int rc = eg ? jc_egress_reconcile(eg, &err) : -1;
+            jc_egress_free(eg);
+            if (rc < 0) {
+                fprintf(stderr, "jobcell run --cleanup: %s\n", err.msg);
+                return 1;
+            }
+        }
         return 0;
     }
 
@@ -255,6 +281,9 @@ static int cmd_run(int argc, char **argv) {
 
     jc_seccomp_filter filter = {0};
     bool have_filter = false;
+    /* an egress job defaults to the profile made for it */
+    if (!opt.profile && opt.egress)
+        opt.profile = "network";
     if (load_profile(opt.profile, &filter, &have_filter) < 0) {
         if (ctx.target)
             freeaddrinfo(ctx.target);
@@ -265,6 +294,11 @@ static int cmd_run(int argc, char **argv) {
     jc_sandbox_engine *engine = jc_sandbox_engine_new(&cfg, &err);
     char exe_id[JC_ID_MAX];
     int status = 125;
+    jc_egress *egress = NULL;
+    if (engine && opt.egress && !(egress = egress_new(&opt, true, &err))) {
+        fprintf(stderr, "jobcell run: egress network: %s\n", err.msg);
+        goto out;
+    }
     if (!engine || jc_random_id("exe_", exe_id, sizeof(exe_id), &err) < 0) {
         fprintf(stderr, "jobcell run: %s\n", err.msg);
         goto out;
@@ -284,6 +318,9 @@ static int cmd_run(int argc, char **argv) {
     spec.runtime_socket = opt.proxy_host != NULL;
     spec.slot = opt.slot;
     spec.cgroup_parent = opt.cgroup_parent;
+    spec.egress = egress;
+    spec.egress_allow = opt.allow;
+    spec.n_egress_allow = opt.n_allow;
     /* A terminal stays outside: a job must not type into the caller's shell (TIOCSTI). */
     spec.stdin_fd = isatty(STDIN_FILENO) ? -1 : STDIN_FILENO;
     if (fcntl(STDIN_FILENO, F_GETFD) < 0)
@@ -324,6 +361,7 @@ out:
         freeaddrinfo(ctx.target);
     if (have_filter)
         jc_seccomp_filter_free(&filter);
+    jc_egress_free(egress);
     jc_sandbox_engine_free(engine);
     return status;
 }

@@ -48,6 +48,12 @@ static void print_execution(const json_t *exe) {
     const json_t *result = json_object_get(exe, "result");
     if (result && !json_is_null(result))
         print_compact("result", result);
+    /* an egress job: what its network policy refused (docs/networking.md) */
+    const json_t *net = json_object_get(result, "network");
+    if (json_is_object(net))
+        printf("  %-12s egress from %s, %lld packets denied\n", "network",
+               jc_cli_str(net, "address"),
+               (long long)json_integer_value(json_object_get(net, "denied")));
     const json_t *cond = json_object_get(exe, "condition");
     print_compact("condition", cond && !json_is_null(cond) ? cond : NULL);
     const json_t *out = json_object_get(exe, "output");

@@ -10,6 +10,7 @@
 
 #define JC_RUN_MAX_BINDS 32
 #define JC_RUN_MAX_ENV 256
+#define JC_RUN_MAX_ALLOW 256 /* --allow, --allow-private, --deny-always, --dns each */
 
 typedef struct jc_run_options {
     jc_sandbox_limits limits; /* 0 = default */
@@ -26,6 +27,17 @@ typedef struct jc_run_options {
     char proxy_host_buf[256];
     const char *proxy_port;
     unsigned slot;
+    bool egress; /* --network egress */
+    jc_egress_rule allow[JC_RUN_MAX_ALLOW];
+    size_t n_allow;
+    jc_egress_rule allow_private[JC_RUN_MAX_ALLOW];
+    size_t n_allow_private;
+    jc_egress_rule deny_always[JC_RUN_MAX_ALLOW];
+    size_t n_deny_always;
+    const char *dns[JC_RUN_MAX_ALLOW];
+    size_t n_dns;
+    const char *egress_pool;      /* NULL = default */
+    const char *egress_state_dir; /* NULL = default */
     bool json;
     bool cleanup;
     bool timings; /* print the start-up breakdown (for the benchmark) */

@@ -37,6 +37,21 @@ const char jc_run_usage[] =
     "  --runtime-proxy HOST:PORT\n"
     "                       listen on 127.0.0.1:8081 inside the sandbox and relay each\n"
     "                       connection to HOST:PORT\n"
+    "Network:\n"
+    "  --network MODE       'none': loopback only; 'egress': a network of its own that\n"
+    "                       reaches only what --allow lists (see docs/networking.md) [none]\n"
+    "  --allow SPEC         with egress: a host name, IPv4 or IPv6 address or network, with\n"
+    "                       an optional port or range: api.example.com:443,\n"
+    "                       203.0.113.0/24:5432, [2001:db8::1]:443 (repeatable)\n"
+    "  --allow-private CIDR let egress jobs reach this private range when they --allow it\n"
+    "                       (repeatable; by default 10/8, 172.16/12, 192.168/16, 100.64/10\n"
+    "                       and fc00::/7 are refused)\n"
+    "  --deny-always CIDR   never let the job reach CIDR, whatever --allow says (repeatable)\n"
+    "  --dns ADDR[:PORT]    DNS server the job's resolver forwards to (repeatable)\n"
+    "                       [the nameservers of /etc/resolv.conf]\n"
+    "  --egress-pool CIDR   IPv4 pool of the jobs' /30 subnets [100.96.0.0/16]\n"
+    "  --egress-state-dir DIR\n"
+    "                       where the pool's leases are kept [/run/jobcell/egress]\n"
     "  --cgroup-parent PATH nest the sandbox's cgroups under PATH instead of our own\n"
     "  --slot N             host uid range to use (uid 1879048192 + N*65536 ...) [0]\n"
     "Output:\n"
@@ -88,6 +103,13 @@ enum {
     OPT_TIMINGS,
     OPT_CLEANUP,
     OPT_HELP,
+    OPT_NETWORK,
+    OPT_ALLOW,
+    OPT_ALLOW_PRIVATE,
+    OPT_DENY_ALWAYS,
+    OPT_DNS,
+    OPT_EGRESS_POOL,
+    OPT_EGRESS_STATE,
 };
 
 static const struct option options[] = {
@@ -111,6 +133,13 @@ static const struct option options[] = {
     {"timings", no_argument, NULL, OPT_TIMINGS},
     {"cleanup", no_argument, NULL, OPT_CLEANUP},
     {"help", no_argument, NULL, OPT_HELP},
+    {"network", required_argument, NULL, OPT_NETWORK},
+    {"allow", required_argument, NULL, OPT_ALLOW},
+    {"allow-private", required_argument, NULL, OPT_ALLOW_PRIVATE},
+    {"deny-always", required_argument, NULL, OPT_DENY_ALWAYS},
+    {"dns", required_argument, NULL, OPT_DNS},
+    {"egress-pool", required_argument, NULL, OPT_EGRESS_POOL},
+    {"egress-state-dir", required_argument, NULL, OPT_EGRESS_STATE},
     {NULL, 0, NULL, 0},
 };
 
@@ -233,6 +262,43 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
                 return fail(errbuf, errlen, "--slot %s: expected 0-65535", a);
             o->slot = (unsigned)v;
             break;
+        case OPT_NETWORK:
+            if (!strcmp(a, "egress"))
+                o->egress = true;
+            else if (!strcmp(a, "none"))
+                o->egress = false;
+            else
+                return fail(errbuf, errlen, "--network %s: expected none or egress", a);
+            break;
+        case OPT_ALLOW:
+        case OPT_ALLOW_PRIVATE:
+        case OPT_DENY_ALWAYS: {
+            jc_egress_rule *list = c == OPT_ALLOW           ? o->allow
+                                   : c == OPT_ALLOW_PRIVATE ? o->allow_private
+                                                            : o->deny_always;
+            size_t *n = c == OPT_ALLOW           ? &o->n_allow
+                        : c == OPT_ALLOW_PRIVATE ? &o->n_allow_private
+                                                 : &o->n_deny_always;
+            const char *name = c == OPT_ALLOW           ? "allow"
+                               : c == OPT_ALLOW_PRIVATE ? "allow-private"
+                                                        : "deny-always";
+            if (*n >= JC_RUN_MAX_ALLOW)
+                return fail(errbuf, errlen, "--%s: at most %d", name, JC_RUN_MAX_ALLOW);
+            jc_err perr = {0};
+            int prc = c == OPT_ALLOW ? jc_egress_rule_parse(a, &list[*n], &perr)
+                                     : jc_egress_cidr_parse(a, &list[*n], &perr);
+            if (prc < 0)
+                return fail(errbuf, errlen, "--%s: %s", name, perr.msg);
+            (*n)++;
+            break;
+        }
+        case OPT_DNS:
+            if (o->n_dns >= JC_RUN_MAX_ALLOW)
+                return fail(errbuf, errlen, "--dns: at most %d", JC_RUN_MAX_ALLOW);
+            o->dns[o->n_dns++] = a;
+            break;
+        case OPT_EGRESS_POOL: o->egress_pool = a; break;
+        case OPT_EGRESS_STATE: o->egress_state_dir = a; break;
         case OPT_JSON: o->json = true; break;
         case OPT_TIMINGS: o->timings = true; break;
         case OPT_CLEANUP: o->cleanup = true; break;
@@ -253,6 +319,8 @@ int jc_run_options_parse(int argc, char **argv, jc_run_options *o, char *errbuf,
             return fail(errbuf, errlen, "--cleanup takes no command");
         return 0;
     }
+    if (!o->egress && o->n_allow)
+        return fail(errbuf, errlen, "--allow needs --network egress");
     if (optind >= argc)
         return fail(errbuf, errlen, "no command given: jobcell run [OPTIONS] -- COMMAND [ARG...]");
     o->argv = argv + optind;

@@ -1,4 +1,5 @@
 #include "daemon.h"
+#include "egress.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,6 +246,13 @@ static void maybe_claim(jc_orc *orc) {
         return;
     if (free_slots > 64)
         free_slots = 64;
+    /* every claim may be an egress job: claim no more than the pool can give leases to,
+     * so an execution this host cannot network stays queued for another host */
+    free_slots = jc_orc_egress_claimable(orc, free_slots);
+    if (free_slots <= 0) {
+        jc_timer_arm(orc->claim_timer, 1000);
+        return;
+    }
     char body[160];
     snprintf(body, sizeof(body), "{\"slots\":%" PRId64 ",\"wait_s\":%" PRId64 ",\"runtimes\":%s}",
              free_slots, orc->cfg->claim_wait_s, orc->runtimes);
@@ -591,6 +599,8 @@ int jc_orc_run(jc_orc_config *cfg) {
     };
     if (!(orc->engine = jc_sandbox_engine_new(&ec, &err)))
         goto fail;
+    if (jc_orc_egress_start(orc, &err) < 0)
+        goto fail;
     int removed = jc_sandbox_reconcile(NULL, cfg->cgroup_parent[0] ? cfg->cgroup_parent : NULL,
                                        cfg->run_dir, &err);
     if (removed < 0) {
@@ -609,6 +619,8 @@ int jc_orc_run(jc_orc_config *cfg) {
     if (!(orc->loop = jc_loop_new(&err)))
         goto fail;
     if (!(sigw = jc_loop_watch(orc->loop, sfd, EPOLLIN, on_signal, orc, &err)))
+        goto fail;
+    if (jc_orc_egress_attach(orc, &err) < 0)
         goto fail;
     /* With a credential of its own the daemon signs every request and sends no shared key
      * at all (a server with require_hmac would refuse it anyway). */
@@ -686,6 +698,7 @@ out:
     jc_timer_free(orc->exit_timer);
     jc_timer_free(orc->watchdog_timer);
     jc_watch_remove(sigw);
+    jc_orc_egress_stop(orc); /* its watch and timer belong to the loop */
     jc_loop_free(orc->loop);
     if (sfd >= 0)
         close(sfd);

@@ -739,7 +739,17 @@ int jc_exe_from_claim(jc_orc *orc, json_t *claim, unsigned slot, jc_err *err) {
 
     json_t *job = json_object_get(claim, "job");
     jc_err serr = {0};
-    if (start_sandbox(e, job, &serr) < 0 || watch_sandbox(e, &serr) < 0) {
+    if (start_sandbox(e, job, &serr) < 0 && serr.code == JC_E_UNAVAILABLE &&
+        !strcmp(serr.field, "network")) {
+        /* The egress pool ran dry between the claim and now (another jobcell on this host
+         * took the last lease). Not the job's fault: never start it, so its lease runs out
+         * and the server queues it again with the same attempt, for any host. */
+        jc_log(JC_LOG_WARN, "egress pool exhausted; claim left to expire and be queued again",
+               "exe", e->id, NULL);
+        jc_exe_destroy(e);
+        return 0;
+    }
+    if (e->sb == NULL || watch_sandbox(e, &serr) < 0) {
         /* the job cannot run here: report it as a setup_error result, not silence */
         orc->m.setup_failures++;
         jc_log(JC_LOG_WARN, "sandbox failed to start", "exe", e->id, "error", serr.msg, NULL);

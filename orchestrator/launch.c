@@ -108,6 +108,19 @@ int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **o
     } else {
         return jc_err_field(err, JC_E_INVALID, "runtime", "unknown runtime %s", runtime);
     }
+    /* network: "none", or "egress" with its allow-list (re-parsed: a claim is input too) */
+    const char *network = json_string_value(json_object_get(job, "network"));
+    bool egress = network && !strcmp(network, "egress");
+    if (network && !egress && strcmp(network, "none") != 0)
+        return jc_err_field(err, JC_E_INVALID, "network", "unknown network %.32s", network);
+    if (egress && !orc->egress)
+        return jc_err_field(err, JC_E_UNSUPPORTED, "network",
+                            "this host does not run egress jobs (egress.enabled is false)");
+    _cleanup_free_ jc_egress_rule *allow = NULL;
+    size_t n_allow = 0;
+    if (egress && jc_egress_allow_parse(json_object_get(json_object_get(job, "egress"), "allow"),
+                                        1024, "egress.allow", &allow, &n_allow, err) < 0)
+        return -1;
     const char *profile = json_string_value(json_object_get(job, "profile"));
     if (!profile)
         profile = "default";
@@ -216,6 +229,11 @@ int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **o
     spec.runtime_socket = true;
     spec.slot = (uint32_t)l->slot;
     spec.cgroup_parent = orc->cfg->cgroup_parent[0] ? orc->cfg->cgroup_parent : NULL;
+    if (egress) {
+        spec.egress = orc->egress;
+        spec.egress_allow = allow;
+        spec.n_egress_allow = n_allow;
+    }
     int64_t t0 = jc_time_mono_ns();
     rc = jc_sandbox_start(orc->engine, &spec, out, err);
     char us[24];

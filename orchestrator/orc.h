@@ -44,6 +44,9 @@ typedef struct jc_orc {
     jc_jwt_keyring *ring;
     struct stat ring_stat; /* the ring file as loaded: a replaced file is reloaded at launch */
     jc_sandbox_engine *engine;
+    struct jc_egress *egress;   /* NULL: egress.enabled is false */
+    jc_watch *egress_dns_watch; /* the jobs' DNS forwarder in our loop */
+    jc_timer *egress_dns_timer;
     jc_orc_profiles *profiles;
     jc_spool spool;
     char id[65];

@@ -64,6 +64,18 @@ static const jc_cfg_field fields[] = {
     F("spool_after_ms", JC_CFG_INT, spool_after_ms, "1000", 0, 600000,
       "spool a finished result to disk when the server has not acknowledged it within this "
       "time (or at its first failure); 0: spool every result before sending it"),
+    F("egress.enabled", JC_CFG_BOOL, egress_enabled, "false", 0, 0,
+      "run jobs with network \"egress\" (needs nftables and net.ipv4.ip_forward=1); when "
+      "false such jobs end in a setup_error"),
+    F("egress.pool", JC_CFG_STRING, egress_pool, "100.96.0.0/16", 0, 0,
+      "IPv4 pool of the egress jobs' /30 subnets (the same on every jobcell of a host)"),
+    F("egress.allow_private", JC_CFG_JSON, egress_allow_private, "[]", 0, 0,
+      "private ranges (CIDR) egress jobs may reach when their allow-list names them"),
+    F("egress.deny_always", JC_CFG_JSON, egress_deny_always, "[]", 0, 0,
+      "ranges (CIDR) no egress job may reach, whatever its allow-list says"),
+    F("egress.resolvers", JC_CFG_JSON, egress_resolvers, "[]", 0, 0,
+      "DNS servers egress jobs' queries go to (\"addr\" or \"addr:port\"); empty: the "
+      "nameservers of /etc/resolv.conf"),
 };
 
 const jc_cfg_schema jc_orc_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};

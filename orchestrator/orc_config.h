@@ -2,6 +2,7 @@
 #ifndef JOBCELL_ORC_CONFIG_H
 #define JOBCELL_ORC_CONFIG_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -35,6 +36,12 @@ typedef struct jc_orc_config {
     char *log_level;
     bool spool_fsync;
     int64_t spool_after_ms; /* 0: spool every result before sending it */
+    /* egress networks (docs/networking.md) */
+    bool egress_enabled;
+    char *egress_pool;
+    json_t *egress_allow_private; /* array of CIDR strings */
+    json_t *egress_deny_always;   /* array of CIDR strings */
+    json_t *egress_resolvers;     /* array of "addr[:port]"; empty: /etc/resolv.conf */
 } jc_orc_config;
 
 extern const jc_cfg_schema jc_orc_config_schema;

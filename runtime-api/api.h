@@ -91,6 +91,7 @@ typedef struct jc_api_config {
     int64_t key_cache_ms;
     int64_t auth_fail_per_minute;
     int64_t auth_fail_block_s;
+    int64_t egress_max_rules; /* egress.max_rules_per_job */
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;

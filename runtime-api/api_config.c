@@ -71,6 +71,8 @@ static const jc_cfg_field fields[] = {
       "runtime API requests per second per execution"),
     F("runtime.burst", JC_CFG_INT, runtime_burst, "200", 1, 100000,
       "runtime API burst per execution"),
+    F("egress.max_rules_per_job", JC_CFG_INT, egress_max_rules, "64", 1, 1024,
+      "most entries in a job's egress.allow"),
     F("idempotency_ttl_s", JC_CFG_INT, idempotency_ttl_s, "86400", 60, 2592000,
       "how long an Idempotency-Key is remembered (its records are pruned after it)"),
     F("retention.jobs_days", JC_CFG_INT, retention_jobs_days, "30", 1, 36500,

@@ -127,8 +127,8 @@ static json_t *claim_json(jc_api *api, const jc_claim *c) {
     }
     json_t *job = json_object();
     json_object_set_new(job, "secrets", secrets);
-    static const char *const keys[] = {"runtime",   "script",  "input",   "env", "resources",
-                                       "timeout_s", "network", "profile", NULL};
+    static const char *const keys[] = {"runtime",   "script",  "input",   "env",    "resources",
+                                       "timeout_s", "network", "profile", "egress", NULL};
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(c->job.spec, keys[i]);
         if (v)

@@ -11,12 +11,13 @@
 #include <errno.h>
 
 #include "handlers.h"
+#include "jobcell/egress_spec.h"
 #include "jobcell/io.h"
 
-static const char *const job_keys[] = {
-    "name",          "runtime",   "script",  "input",          "env",
-    "resources",     "timeout_s", "network", "profile",        "priority",
-    "scheduled_for", "retry",     "secrets", "retention_days", NULL};
+static const char *const job_keys[] = {"name",    "runtime",        "script",        "input",
+                                       "env",     "resources",      "timeout_s",     "network",
+                                       "profile", "priority",       "scheduled_for", "retry",
+                                       "secrets", "retention_days", "egress",        NULL};
 static const char *const runtimes[] = {"bash", "sh", "python", "node", NULL};
 static const char *const reserved_env[] = {"PATH",     "HOME",       "TMPDIR",    "LANG",
                                            "BASH_ENV", "PYTHONPATH", "NODE_PATH", NULL};
@@ -287,6 +288,42 @@ out:
     return rc;
 }
 
+/* egress: {"allow": [...]} with network "egress" only; every entry parsed strictly and
+ * stored in its canonical form, so what the orchestrator enforces is what the owner
+ * reads back. */
+static int validate_egress(jc_api *api, const json_t *eg, bool egress, json_t *spec, jc_err *err) {
+    if (!egress) {
+        if (eg && !json_is_null(eg))
+            return jc_err_field(err, JC_E_INVALID, "egress",
+                                "egress needs \"network\": \"egress\"");
+        return 0;
+    }
+    if (!eg || !json_is_object(eg))
+        return jc_err_field(err, JC_E_INVALID, "egress",
+                            "network \"egress\" needs egress: {\"allow\": [...]}, the "
+                            "destinations the job may reach");
+    static const char *const keys[] = {"allow", NULL};
+    if (check_keys(eg, keys, "egress.", err) < 0)
+        return -1;
+    const json_t *allow = json_object_get(eg, "allow");
+    if (!allow)
+        return jc_err_field(err, JC_E_INVALID, "egress.allow", "egress.allow is required");
+    jc_egress_rule *rules = NULL;
+    size_t n = 0;
+    if (jc_egress_allow_parse(allow, (size_t)api->cfg->egress_max_rules, "egress.allow", &rules, &n,
+                              err) < 0)
+        return -1;
+    json_t *list = json_array();
+    for (size_t i = 0; i < n; i++) {
+        char text[320];
+        jc_egress_rule_format(&rules[i], text, sizeof(text));
+        json_array_append_new(list, json_string(text));
+    }
+    free(rules);
+    json_object_set_new(spec, "egress", json_pack("{s:o}", "allow", list));
+    return 0;
+}
+
 static int validate_retry(const json_t *r, json_t *spec, jc_err *err) {
     static const char *const keys[] = {"max_attempts", "backoff_s", "backoff_max_s", "on_failure",
                                        NULL};
@@ -389,14 +426,24 @@ int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err 
     json_object_set_new(spec, "timeout_s", json_integer(timeout));
 
     v = json_object_get(body, "network");
-    if (v && (!json_is_string(v) || strcmp(json_string_value(v), "none") != 0)) {
-        jc_err_field(err, JC_E_INVALID, "network", "network must be \"none\"");
+    bool egress = v && json_is_string(v) && strcmp(json_string_value(v), "egress") == 0;
+    if (v && !egress && (!json_is_string(v) || strcmp(json_string_value(v), "none") != 0)) {
+        jc_err_field(err, JC_E_INVALID, "network", "network must be \"none\" or \"egress\"");
         goto fail;
     }
-    json_object_set_new(spec, "network", json_string("none"));
+    json_object_set_new(spec, "network", json_string(egress ? "egress" : "none"));
+    if (validate_egress(api, json_object_get(body, "egress"), egress, spec, err) < 0)
+        goto fail;
 
     v = json_object_get(body, "profile");
-    const char *profile = v ? json_string_value(v) : "default";
+    /* an egress job's default profile is the one made for network jobs */
+    const char *profile = v ? json_string_value(v) : egress ? "network" : "default";
+    if (egress && profile && strcmp(profile, "strict") == 0) {
+        jc_err_field(err, JC_E_INVALID, "profile",
+                     "profile \"strict\" does not allow network \"egress\": choose another "
+                     "profile (\"network\" is the default for egress jobs)");
+        goto fail;
+    }
     bool known = false;
     for (size_t i = 0; profile && i < api->nprofiles && !known; i++)
         known = strcmp(api->profiles[i], profile) == 0;

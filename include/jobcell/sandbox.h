@@ -24,6 +24,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "jobcell/egress_net.h"
 #include "jobcell/error.h"
 
 /* A compiled seccomp program (classic BPF), produced by the profile compiler
@@ -107,6 +108,12 @@ typedef struct jc_sandbox_spec {
     const char *cgroup_parent;
     /* The job's stdin; -1 = /dev/null. Not closed by the engine. */
     int stdin_fd;
+    /* Egress network (docs/networking.md): NULL = network "none" (loopback only). With
+     * it, the job gets a veth pair, a /30 of the pool, a default route, /etc/resolv.conf
+     * and the allow-list below enforced by nftables, all in place before it starts. */
+    jc_egress *egress;
+    const jc_egress_rule *egress_allow;
+    size_t n_egress_allow;
 } jc_sandbox_spec;
 
 /* Fill l with SANDBOX.md's defaults. */
@@ -147,6 +154,10 @@ typedef struct jc_result {
         int sys_errno;     /* "errno" in JSON */
         char message[256]; /* one sentence for a person */
     } setup_error;
+    /* Egress jobs only: "network": {"mode": "egress", "address", "denied"} in JSON. */
+    bool has_network;
+    char network_address[16]; /* the job's IPv4 address */
+    int64_t network_denied;   /* packets the policy dropped; -1 = could not be read */
 } jc_result;
 
 /* "exited", "signaled", "timeout", "oom", "pids", "canceled", "setup_error". */
@@ -265,6 +276,7 @@ typedef struct jc_sandbox_timings {
     int64_t exec_us;      /* seccomp load + execve until the error pipe closed */
     int64_t total_us;     /* jc_sandbox_start until RUNNING */
     int64_t finish_us;    /* jc_sandbox_finish: reap, last output, cgroup figures, removal */
+    int64_t egress_us;    /* egress only: lease, policy, veth, addresses, route */
 } jc_sandbox_timings;
 const jc_sandbox_timings *jc_sandbox_timings_get(const jc_sandbox *sb);
 

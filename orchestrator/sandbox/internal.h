@@ -63,6 +63,9 @@ struct jc_sandbox {
     /* timings */
     int64_t t_start_ns, t_go_ns;
     jc_sandbox_timings timings;
+    /* egress (spec.egress): the job's network, removed by finish or free */
+    jc_egress_net *net;
+    char net_address[16];
 };
 
 /* Benchmark only (bench/sandbox_start measures what the network namespace costs): when
@@ -75,7 +78,8 @@ void jc_sandbox_limits_effective(const jc_sandbox_limits *in, jc_sandbox_limits 
 
 /* wire.c: the spec as jc-init reads it. Returns an owned buffer. */
 char *jc_wire_spec(const jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
-                   const jc_sandbox_limits *limits, size_t *len_out, jc_err *err);
+                   const jc_sandbox_limits *limits, const char *resolv_conf, size_t *len_out,
+                   jc_err *err);
 
 /* engine.c: check one host id range against the files (paths for the tests). */
 int jc_uid_range_check(uint32_t first, uint32_t count, const char *subuid, const char *subgid,

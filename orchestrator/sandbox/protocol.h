@@ -53,6 +53,7 @@ enum jc_spec_tag {
     JC_TAG_BIND,         /* u32 readonly, src string, dst string */
     JC_TAG_SDK,          /* string: directory bound over /usr/local/lib/jobcell */
     JC_TAG_RUN_DIR,      /* string: where the root tmpfs is mounted before pivot_root */
+    JC_TAG_RESOLV,       /* string: /etc/resolv.conf (egress jobs only) */
 };
 /* Strings carry their NUL terminator inside len; the reader checks it is there. */
 

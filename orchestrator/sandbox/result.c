@@ -43,6 +43,14 @@ json_t *jc_result_to_json(const jc_result *r) {
         "cpu_ms", (json_int_t)r->cpu_ms, "memory_peak_bytes", (json_int_t)r->memory_peak_bytes,
         "stdout_bytes", (json_int_t)r->stdout_bytes, "stderr_bytes", (json_int_t)r->stderr_bytes,
         "output_truncated", r->output_truncated, "setup_error", setup);
+    if (j && r->has_network &&
+        json_object_set_new(j, "network",
+                            json_pack("{s:s, s:s, s:I}", "mode", "egress", "address",
+                                      r->network_address, "denied",
+                                      (json_int_t)r->network_denied)) < 0) {
+        json_decref(j);
+        return NULL;
+    }
     return j;
 }
 
@@ -71,4 +79,10 @@ void jc_result_summary(const jc_result *r, char *buf, size_t len) {
              what, (long long)r->wall_ms, (long long)r->cpu_ms, (long long)r->memory_peak_bytes,
              (long long)r->stdout_bytes, (long long)r->stderr_bytes,
              r->output_truncated ? ", output truncated" : "");
+    if (r->has_network) {
+        size_t used = strlen(buf);
+        if (used < len)
+            snprintf(buf + used, len - used, ", egress %s, %lld packets denied", r->network_address,
+                     (long long)r->network_denied);
+    }
 }

@@ -150,6 +150,11 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
         return jc_err_field(err, JC_E_INVALID, "filter",
                             "the seccomp filter is empty or "
                             "longer than 4096 instructions");
+    if (spec->egress && jc_sandbox_bench_share_net)
+        return jc_err_field(err, JC_E_INVALID, "network",
+                            "an egress network needs the job's own network namespace");
+    if (spec->n_egress_allow && !spec->egress_allow)
+        return jc_err_field(err, JC_E_INVALID, "egress.allow", "allow-list missing");
     if (spec->seccomp_listener && !spec->filter)
         return jc_err_field(err, JC_E_INVALID, "seccomp_listener",
                             "a seccomp listener needs a filter");
@@ -182,6 +187,19 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
         return step_fail(err, "cgroup");
     }
     sb->timings.cgroup_us = since_us(t);
+
+    /* 1b. egress: lease and policy now, before the clone (see jc_egress_net_prepare) */
+    if (spec->egress) {
+        t = jc_time_mono_ns();
+        sb->net = jc_egress_net_prepare(spec->egress, spec->exe_id, spec->egress_allow,
+                                        spec->n_egress_allow, err);
+        if (!sb->net) {
+            abandon(sb);
+            return step_fail(err, "network");
+        }
+        snprintf(sb->net_address, sizeof(sb->net_address), "%s", jc_egress_net_job_addr(sb->net));
+        sb->timings.egress_us = since_us(t);
+    }
 
     /* 2. error pipe, control socket, output pipes: CLOEXEC, non-blocking on our side */
     _cleanup_close_ int errpipe_w = -1, ctl_child = -1, out_w = -1, err_w = -1, stdin_fd = -1;
@@ -286,12 +304,24 @@ int jc_sandbox_start(jc_sandbox_engine *engine, const jc_sandbox_spec *spec, jc_
     }
     sb->timings.maps_us = since_us(t);
 
+    /* 4b. egress: the job's link, addresses and route exist before it runs anything */
+    const char *resolv = NULL;
+    if (sb->net) {
+        t = jc_time_mono_ns();
+        if (jc_egress_net_attach(sb->net, pid, err) < 0) {
+            abandon(sb);
+            return step_fail(err, "network");
+        }
+        resolv = jc_egress_net_resolv_conf(sb->net);
+        sb->timings.egress_us += since_us(t);
+    }
+
     /* 5. go-ahead, then the spec */
     t = jc_time_mono_ns();
     char go = JC_PROTO_GO;
     sb->t_go_ns = t;
     size_t len = 0;
-    wire = jc_wire_spec(engine, spec, &sb->limits, &len, err);
+    wire = jc_wire_spec(engine, spec, &sb->limits, resolv, &len, err);
     if (!wire) {
         abandon(sb);
         return step_fail(err, "spec");

@@ -368,6 +368,17 @@ int jc_sandbox_finish(jc_sandbox *sb, jc_sandbox_output_fn fn, void *userdata, j
         rc = -1;
     fill_result(sb, &info, &st, out);
     jc_err derr;
+    if (sb->net) {
+        /* jc-init is reaped: no process of the job is left to send a packet */
+        out->has_network = true;
+        snprintf(out->network_address, sizeof(out->network_address), "%s", sb->net_address);
+        if (jc_egress_net_teardown(sb->net, &out->network_denied, &derr) < 0 && rc == 0) {
+            rc = -1;
+            if (err)
+                *err = derr;
+        }
+        sb->net = NULL;
+    }
     if (sb->cg && jc_cgroup_destroy(sb->cg, &derr) < 0 && rc == 0) {
         rc = -1;
         if (err)
@@ -391,6 +402,11 @@ void jc_sandbox_free(jc_sandbox *sb) {
     if (sb->cg) {
         jc_err ignored;
         jc_cgroup_destroy(sb->cg, &ignored);
+    }
+    if (sb->net) {
+        jc_err ignored;
+        jc_egress_net_teardown(sb->net, NULL, &ignored);
+        sb->net = NULL;
     }
     close_fd(&sb->pidfd);
     close_fd(&sb->control_fd);

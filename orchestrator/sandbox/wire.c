@@ -63,7 +63,8 @@ static void put_env(wbuf *b, const char *name, const char *value) {
 }
 
 char *jc_wire_spec(const jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
-                   const jc_sandbox_limits *l, size_t *len_out, jc_err *err) {
+                   const jc_sandbox_limits *l, const char *resolv_conf, size_t *len_out,
+                   jc_err *err) {
     wbuf b = {0};
     /* hostname: "jc-" + the 12 characters after "exe_" (an '_' is not valid in one) */
     char hostname[16] = "jc-";
@@ -74,6 +75,8 @@ char *jc_wire_spec(const jc_sandbox_engine *engine, const jc_sandbox_spec *spec,
     put_string(&b, JC_TAG_ROOTFS, spec->rootfs ? spec->rootfs : "");
     if (spec->sdk_dir)
         put_string(&b, JC_TAG_SDK, spec->sdk_dir);
+    if (resolv_conf)
+        put_string(&b, JC_TAG_RESOLV, resolv_conf);
     for (const char *const *a = spec->argv; *a; a++)
         put_string(&b, JC_TAG_ARGV, *a);
 

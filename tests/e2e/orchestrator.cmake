@@ -4,7 +4,7 @@
 if(TARGET jobcell-orchestrator AND TARGET jobcell-api)
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
   foreach(t mixed sdk crash outage cancel drain profiles cronium tls job_secrets key_rotation
-          signed)
+          signed egress)
     add_test(NAME e2e_orchestrator_${t}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})

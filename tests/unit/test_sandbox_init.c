@@ -147,7 +147,7 @@ static void test_not_pid1(void **state) {
     struct jc_sandbox_engine engine = {.init_fd = -1, .run_dir = "/nonexistent-run-dir"};
     size_t len = 0;
     jc_err err = {0};
-    char *wire = jc_wire_spec(&engine, &spec, &l, &len, &err);
+    char *wire = jc_wire_spec(&engine, &spec, &l, NULL, &len, &err);
     assert_non_null(wire);
     jc_spec_header h = header(len);
     const void *p[] = {&h, wire};

@@ -154,6 +154,7 @@ static void read_spec(init_spec *s) {
             case JC_TAG_ENV: s->envp[n_env++] = (char *)record_string(p, len, "env"); break;
             case JC_TAG_ROOTFS: s->rootfs = record_string(p, len, "rootfs"); break;
             case JC_TAG_SDK: s->sdk = record_string(p, len, "sdk_dir"); break;
+            case JC_TAG_RESOLV: s->resolv_conf = record_string(p, len, "resolv_conf"); break;
             case JC_TAG_RUN_DIR: s->run_dir = record_string(p, len, "run_dir"); break;
             case JC_TAG_FLAGS:
                 if (len != 4)

@@ -29,8 +29,9 @@ typedef struct init_bind {
 
 typedef struct init_spec {
     const char *hostname;
-    char **argv; /* NULL-terminated */
-    char **envp; /* NULL-terminated */
+    const char *resolv_conf; /* NULL: no /etc/resolv.conf (no network) */
+    char **argv;             /* NULL-terminated */
+    char **envp;             /* NULL-terminated */
     init_file *files;
     size_t n_files;
     init_bind *binds;

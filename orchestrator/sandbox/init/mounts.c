@@ -171,6 +171,9 @@ static void setup_etc(const init_spec *s) {
     write_file(dirfd, "nsswitch.conf", nsswitch, sizeof(nsswitch) - 1, 0644, "/etc");
     write_file(dirfd, "hosts", hosts, (size_t)n, 0644, "/etc");
     write_file(dirfd, "hostname", s->hostname, strlen(s->hostname), 0644, "/etc");
+    /* only an egress job has a resolver: the host end of its own veth */
+    if (s->resolv_conf)
+        write_file(dirfd, "resolv.conf", s->resolv_conf, strlen(s->resolv_conf), 0644, "/etc");
     close(dirfd);
     bind_optional(s, "/etc/ld.so.cache", "etc/ld.so.cache");
     bind_optional(s, "/etc/localtime", "etc/localtime");
