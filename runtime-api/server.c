@@ -731,6 +731,8 @@ static int authenticate_internal(jc_req *req, jc_err *err) {
             snprintf(req->auth_actor, sizeof(req->auth_actor), "%s", res.orchestrator);
             if (res.reason)
                 jc_req_auth_failure(req, res.reason);
+            if (res.reason && strcmp(res.reason, "store_error") == 0)
+                jc_metrics_auth_undecided(api->metrics, "internal"); /* refused: fail closed */
             return -1;
         }
         jc_iauth_count_ok(api->iauth, true);
