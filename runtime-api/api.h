@@ -20,6 +20,10 @@ typedef struct jc_api_config {
     char *listen;         /* "127.0.0.1:8080" */
     char *runtime_listen; /* "127.0.0.1:8081"; "" disables the runtime listener */
     char *store_path;     /* SQLite database file */
+    char *store_url;      /* PostgreSQL URL or conninfo; "" for SQLite */
+    jc_secret store_password;
+    int64_t store_pool_size;
+    int64_t store_statement_timeout_ms;
     jc_secret internal_key;
     char *jwt_keyring_file;
     char *profile_dir;

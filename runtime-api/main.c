@@ -80,10 +80,36 @@ static int load_config(jc_api_config *cfg, int argc, char **argv, jc_err *err) {
     return 0;
 }
 
+/* Where the store is: store.url (PostgreSQL) when set, else the SQLite store_path. */
+static const char *store_location(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? cfg->store_url : cfg->store_path;
+}
+
+/* What the logs may say about the store: a URL may hold a password, so only the backend
+ * is named for PostgreSQL. */
+static const char *store_label(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? "postgresql" : cfg->store_path;
+}
+
 static jc_store *open_store(const jc_api_config *cfg, jc_err *err) {
+    const char *where = store_location(cfg);
+    if (cfg->store_url && *cfg->store_url && !jc_store_location_is_pg(cfg->store_url))
+        return jc_err_field(err, JC_E_CONFIG, "store.url",
+                            "store.url must be a postgres:// URL or a key=value conninfo"),
+               NULL;
     jc_store_options o = {
-        .path = cfg->store_path, .busy_timeout_ms = 10000, .kill_grace_s = cfg->kill_grace_s};
+        .path = where,
+        .busy_timeout_ms = 10000,
+        .kill_grace_s = cfg->kill_grace_s,
+        .password = cfg->store_password.len ? (const char *)cfg->store_password.data : NULL,
+        .pool_size = (int)cfg->store_pool_size,
+        .statement_timeout_ms = (int)cfg->store_statement_timeout_ms};
     return jc_store_open(&o, err);
+}
+
+/* Work queued by another server on the same database: wake this one's long-polls. */
+static void work_elsewhere(void *arg) {
+    jc_api_notify_work(arg);
 }
 
 /* ---- serve -------------------------------------------------------------------------- */
@@ -179,6 +205,8 @@ static int cmd_serve(int argc, char **argv) {
     api.store = open_store(&cfg, &err);
     if (!api.metrics || !api.store)
         goto out;
+    if (jc_store_on_work(api.store, work_elsewhere, &api, &err) < 0)
+        goto out;
     /* Orchestrators kept running while we were down: give their leases one period to
      * heartbeat before the reaper may call anything lost. */
     size_t extended = 0;
@@ -220,7 +248,7 @@ static int cmd_serve(int argc, char **argv) {
     snprintf(port, sizeof(port), "%d", jc_server_port(server, false));
     snprintf(rport, sizeof(rport), "%d", jc_server_port(server, true));
     jc_log(JC_LOG_INFO, "listening", "listen", cfg.listen, "port", port, "runtime_listen",
-           cfg.runtime_listen, "runtime_port", rport, "store", cfg.store_path, NULL);
+           cfg.runtime_listen, "runtime_port", rport, "store", store_label(&cfg), NULL);
 
     int sig = 0;
     while (sigwait(&set, &sig) != 0)
@@ -269,12 +297,11 @@ static int cmd_migrate(int argc, char **argv) {
         jc_config_free(&jc_api_config_schema, &cfg);
         return 2;
     }
-    jc_store_options o = {.path = cfg.store_path, .busy_timeout_ms = 10000};
-    jc_store *st = jc_store_open(&o, &err);
+    jc_store *st = open_store(&cfg, &err);
     int from = 0, to = 0;
     int rc = st && jc_store_migrate(st, &from, &to, &err) == 0 ? 0 : 1;
     if (rc == 0)
-        printf("schema version %d (%s)\n", to, cfg.store_path);
+        printf("schema version %d (%s)\n", to, store_label(&cfg));
     else
         fprintf(stderr, "jobcell-api migrate: %s\n", err.msg);
     jc_store_close(st);

@@ -1,5 +1,8 @@
 /* Unit tests of the store: claim order and atomicity rules, fencing, idempotent complete,
- * log offsets and the cap, variables, tokens, idempotency, the reaper and retries. */
+ * log offsets and the cap, variables, tokens, idempotency, the reaper and retries.
+ *
+ * Run twice by ctest: on a temporary SQLite file (test_store), and on a fresh database
+ * of the throwaway PostgreSQL cluster (test_store_pg, JC_TEST_PG set). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,10 +16,12 @@
 
 #include "jobcell/random.h"
 #include "store.h"
+#include "tests/pg/pgtest.h"
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[512];
+    char pgdb[64];
     jc_store *st;
     int64_t now;
 } fixture;
@@ -26,10 +31,13 @@ static int setup(void **state) {
     snprintf(f->dir, sizeof(f->dir), "/tmp/jc-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/s.db", f->dir);
+    if (jc_pgtest_cluster())
+        assert_int_equal(jc_pgtest_create(f->pgdb, f->path, sizeof(f->path)), 0);
     jc_store_options o = {.path = f->path, .busy_timeout_ms = 2000, .kill_grace_s = 5};
     jc_err err;
     f->st = jc_store_open(&o, &err);
     assert_non_null(f->st);
+    assert_string_equal(jc_store_backend(f->st), jc_pgtest_cluster() ? "postgresql" : "sqlite");
     f->now = 1700000000000;
     *state = f;
     return 0;
@@ -38,7 +46,9 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *f = *state;
     jc_store_close(f->st);
-    char p[160];
+    if (f->pgdb[0])
+        jc_pgtest_drop(f->pgdb);
+    char p[600];
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
