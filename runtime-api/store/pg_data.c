@@ -38,7 +38,8 @@ static int append_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
     jc_execution_clear(&e);
     a->out.length = L;
     a->out.truncated = truncated;
-    if (truncated) /* once truncated every chunk is acknowledged: a 416 would make the sender loop */
+    if (truncated) /* once truncated every chunk is acknowledged: a 416 would make the sender loop
+                    */
         return 0;
     if (a->offset > L)
         return jc_err_set(err, JC_E_RANGE, "offset %" PRId64 " is past the end (%" PRId64 ")",
@@ -111,8 +112,7 @@ int jc_pg_log_read(jc_store *st, const char *exe_id, int64_t offset, size_t max,
         return 0;
     }
     /* binary results: off is an int8 in network order, data the raw bytes */
-    PGresult *r =
-        jc_pg_qbin(c, sql_chunks, err, "sii", exe_id, offset, offset + (int64_t)want);
+    PGresult *r = jc_pg_qbin(c, sql_chunks, err, "sii", exe_id, offset, offset + (int64_t)want);
     jc_pg_release(st, c);
     if (!r)
         return -1;
@@ -150,8 +150,7 @@ int jc_pg_log_read(jc_store *st, const char *exe_id, int64_t offset, size_t max,
 
 /* ---- variables ------------------------------------------------------------------------ */
 
-int jc_pg_var_get(jc_store *st, const char *owner, const char *key, jc_variable *out,
-                  jc_err *err) {
+int jc_pg_var_get(jc_store *st, const char *owner, const char *key, jc_variable *out, jc_err *err) {
     static const char sql[] =
         "SELECT value, updated_at FROM variables WHERE owner = $1 AND key = $2";
     memset(out, 0, sizeof(*out));

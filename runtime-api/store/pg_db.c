@@ -38,8 +38,8 @@ static PGconn *connect_db(struct jc_pg_store *pg, jc_err *err) {
              "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d"
              " -c lock_timeout=%d",
              pg->statement_timeout_ms, pg->statement_timeout_ms * 6, pg->statement_timeout_ms);
-    const char *keys[] = {"dbname",  "password", "options", "application_name", "connect_timeout",
-                          "client_encoding", NULL};
+    const char *keys[] = {"dbname",          "password",        "options", "application_name",
+                          "connect_timeout", "client_encoding", NULL};
     const char *vals[] = {pg->conninfo, pg->password, options, "jobcell-api", "10", "UTF8", NULL};
     if (!pg->password) { /* no override: keep what the URL or ~/.pgpass says */
         keys[1] = "options";
@@ -293,8 +293,8 @@ static int prepared_name(pgc *c, const char *sql, int nparams, char name[16], jc
     return 0;
 }
 
-static PGresult *query_va(pgc *c, const char *sql, int result_format, jc_err *err,
-                          const char *fmt, va_list ap) {
+static PGresult *query_va(pgc *c, const char *sql, int result_format, jc_err *err, const char *fmt,
+                          va_list ap) {
     params p;
     if (bind_va(&p, fmt, ap, err) < 0) {
         params_free(&p);
@@ -573,8 +573,7 @@ static int migrate_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
     /* Two servers starting at once: the second waits here for the first's commit, then
      * finds nothing left to do. The key is "jobcell" in ASCII. */
     if (command(c, "SELECT pg_advisory_xact_lock(6953659297165043052)", err) < 0 ||
-        command(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", err) <
-            0)
+        command(c, "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)", err) < 0)
         return -1;
     PGresult *r = jc_pg_q(c, "SELECT coalesce(max(version), 0) FROM schema_version", err, "");
     if (!r)

@@ -74,7 +74,7 @@ int jc_pg_notify_work(jc_store *st, pgc *c, jc_err *err);
 
 /* Columns. */
 bool jc_pg_null(const PGresult *r, int row, int col);
-int64_t jc_pg_int(const PGresult *r, int row, int col); /* 0 for NULL */
+int64_t jc_pg_int(const PGresult *r, int row, int col);      /* 0 for NULL */
 const char *jc_pg_text(const PGresult *r, int row, int col); /* "" for NULL */
 void jc_pg_copy(const PGresult *r, int row, int col, char *out, size_t outlen);
 json_t *jc_pg_json(const PGresult *r, int row, int col); /* NULL for NULL */
@@ -92,8 +92,7 @@ void jc_pg_exe_row(jc_store *st, const PGresult *r, int row, int col, jc_executi
 void jc_pg_job_row(const PGresult *r, int row, int col, jc_job *j);
 
 /* One execution (PG_EXE_COLS), locked FOR UPDATE when `lock`. JC_E_NOT_FOUND. */
-int jc_pg_exe_load(jc_store *st, pgc *c, const char *id, bool lock, jc_execution *out,
-                   jc_err *err);
+int jc_pg_exe_load(jc_store *st, pgc *c, const char *id, bool lock, jc_execution *out, jc_err *err);
 /* Inside a transaction: lock the execution and check the fence (claimed or running, held
  * by orc when not NULL, under lease_token). Else JC_E_LEASE_LOST. */
 int jc_pg_fence(jc_store *st, pgc *c, const char *exe_id, const char *orc, const char *lease_token,

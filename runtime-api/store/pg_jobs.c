@@ -60,7 +60,8 @@ static int exe_set_live(jc_store *st, const char *sql, const char *exe_id, const
     pgc *c = jc_pg_acquire(st, err);
     if (!c)
         return -1;
-    int64_t n = v ? jc_pg_x(c, sql, err, "js", v, exe_id) : jc_pg_x(c, sql, err, "is", flag, exe_id);
+    int64_t n =
+        v ? jc_pg_x(c, sql, err, "js", v, exe_id) : jc_pg_x(c, sql, err, "is", flag, exe_id);
     jc_pg_release(st, c);
     if (n < 0)
         return -1;
@@ -121,13 +122,13 @@ int jc_pg_job_insert(pgc *c, const jc_job_new *in, jc_err *err) {
         " created_at) VALUES ($1, $2, 1, 0, $3, $4, $5, $6)";
     const json_t *spec = in->spec;
     int64_t output_mb = spec_int(spec, "resources", "output_mb", 16);
-    if (jc_pg_x(c, sql_job, err, "sssjsiiiiiiiis", in->job_id, in->owner, in->name, spec,
-                json_string_value(json_object_get(spec, "runtime")), in->created_at,
-                (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
-                spec_int(spec, "retry", "backoff_s", 10),
-                spec_int(spec, "retry", "backoff_max_s", 600),
-                (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
-                output_mb * 1024 * 1024, in->execution_id) < 0)
+    if (jc_pg_x(
+            c, sql_job, err, "sssjsiiiiiiiis", in->job_id, in->owner, in->name, spec,
+            json_string_value(json_object_get(spec, "runtime")), in->created_at,
+            (int64_t)in->priority, in->timeout_s, spec_int(spec, "retry", "max_attempts", 1),
+            spec_int(spec, "retry", "backoff_s", 10), spec_int(spec, "retry", "backoff_max_s", 600),
+            (int64_t)json_is_true(json_object_get(json_object_get(spec, "retry"), "on_failure")),
+            output_mb * 1024 * 1024, in->execution_id) < 0)
         return -1;
     if (jc_pg_x(c, sql_exe, err, "ssiiti", in->execution_id, in->job_id, (int64_t)in->priority,
                 in->scheduled_for ? in->scheduled_for : in->created_at, in->scheduled_for,
@@ -555,7 +556,7 @@ static int complete_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
         return -1;
     jc_exe_status final = status_of_result(a->result, e.cancel_requested);
     bool retried;
-    int rc = jc_pg_x(c, sql, err, "iijs", (int64_t)final, a->now, a->result, a->exe_id) < 0 ||
+    int rc = jc_pg_x(c, sql, err, "iijs", (int64_t) final, a->now, a->result, a->exe_id) < 0 ||
                      maybe_retry(st, c, &e, final, a->now, &retried, err) < 0
                  ? -1
                  : 0;

@@ -166,9 +166,8 @@ static int update_fn(jc_store *st, pgc *c, void *arg, jc_err *err) {
     update_arg *a = arg;
     const jc_schedule *s = a->s;
     a->changed = jc_pg_x(c, sql, err, "sssjiiiittitts", s->name, s->cron, s->timezone, s->job,
-                         (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s,
-                         (int64_t)s->paused, s->start_at, s->end_at, a->now, s->next_tick,
-                         s->next_run_at, s->id);
+                         (int64_t)s->overlap, (int64_t)s->catchup, s->jitter_s, (int64_t)s->paused,
+                         s->start_at, s->end_at, a->now, s->next_tick, s->next_run_at, s->id);
     return a->changed < 0 ? -1 : 0;
 }
 
@@ -222,8 +221,7 @@ int jc_pg_schedule_due(jc_store *st, int64_t now, size_t limit, jc_schedule **ou
     return rc;
 }
 
-int jc_pg_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, size_t *n,
-                           jc_err *err) {
+int jc_pg_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, size_t *n, jc_err *err) {
     static const char sql[] = "SELECT " SCHED_COLS " FROM schedules WHERE"
                               " pending_tick IS NOT NULL AND paused = 0 LIMIT $1";
     pgc *c = jc_pg_acquire(st, err);
@@ -275,8 +273,7 @@ static int live_runs(pgc *c, const char *id, int64_t *n, jc_err *err) {
     return 0;
 }
 
-static int create_run(jc_store *st, pgc *c, const jc_schedule_fire *f, int64_t tick,
-                      jc_err *err) {
+static int create_run(jc_store *st, pgc *c, const jc_schedule_fire *f, int64_t tick, jc_err *err) {
     static const char sql[] =
         "INSERT INTO schedule_runs (schedule_id, tick, job_id, fired_at) VALUES ($1, $2, $3, $4)";
     if (jc_pg_job_insert(c, &f->job, err) < 0)
@@ -358,8 +355,7 @@ static int fire_one(jc_store *st, pgc *c, fire_arg *a, jc_err *err) {
         if (n == 0) /* cannot happen under the row lock; refuse rather than fire twice */
             return jc_err_set(err, JC_E_CONFLICT, "store: schedule %s moved", f->schedule_id);
     }
-    if (a->outcome == JC_FIRED &&
-        jc_pg_x(c, sql_count, err, "ts", pending, f->schedule_id) < 0)
+    if (a->outcome == JC_FIRED && jc_pg_x(c, sql_count, err, "ts", pending, f->schedule_id) < 0)
         return -1;
     return 0;
 }
@@ -439,8 +435,8 @@ int jc_pg_schedule_fire_many(jc_store *st, const jc_schedule_fire *f, size_t n,
 
 /* ---- runs -------------------------------------------------------------------------- */
 
-int jc_pg_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,
-                        jc_schedule_run **out, size_t *n, jc_err *err) {
+int jc_pg_schedule_runs(jc_store *st, const char *schedule_id, size_t limit, jc_schedule_run **out,
+                        size_t *n, jc_err *err) {
     static const char sql[] =
         "SELECT r.tick, r.job_id, j.latest_exe, r.fired_at FROM schedule_runs r"
         " JOIN jobs j ON j.id = r.job_id WHERE r.schedule_id = $1 ORDER BY r.seq DESC LIMIT $2";

@@ -11,7 +11,7 @@
 
 /* ---- forwarding ------------------------------------------------------------------------ */
 
-#define JC_STORE_OP_FORWARD(ret, name, params, args)                                              \
+#define JC_STORE_OP_FORWARD(ret, name, params, args)                                               \
     ret jc_store_##name params {                                                                   \
         return st->ops->name args;                                                                 \
     }
@@ -31,8 +31,8 @@ bool jc_store_location_is_pg(const char *path) {
     if (strncmp(path, "postgres://", 11) == 0 || strncmp(path, "postgresql://", 13) == 0)
         return true;
     /* A conninfo string is key=value pairs; a file name never starts with one of these. */
-    static const char *const keys[] = {"host=", "hostaddr=", "dbname=", "user=", "port=",
-                                       "service=", NULL};
+    static const char *const keys[] = {
+        "host=", "hostaddr=", "dbname=", "user=", "port=", "service=", NULL};
     for (size_t i = 0; keys[i]; i++)
         if (strncmp(path, keys[i], strlen(keys[i])) == 0)
             return true;

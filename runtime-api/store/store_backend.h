@@ -22,7 +22,7 @@
 /* store.h */
 #define JC_STORE_CORE_OPS(X)                                                                       \
     X(int, migrate, (jc_store * st, int *from, int *to, jc_err *err), (st, from, to, err))         \
-    X(int, ping, (jc_store * st, jc_err *err), (st, err))                                          \
+    X(int, ping, (jc_store * st, jc_err * err), (st, err))                                         \
     X(int, execution_get, (jc_store * st, const char *exe_id, jc_execution *out, jc_err *err),     \
       (st, exe_id, out, err))                                                                      \
     X(int, execution_list,                                                                         \
@@ -34,7 +34,7 @@
     X(int, execution_set_condition,                                                                \
       (jc_store * st, const char *exe_id, bool condition, jc_err *err),                            \
       (st, exe_id, condition, err))                                                                \
-    X(int, execution_counts, (jc_store * st, int64_t *counts, jc_err *err), (st, counts, err))     \
+    X(int, execution_counts, (jc_store * st, int64_t * counts, jc_err * err), (st, counts, err))   \
     X(int, job_create, (jc_store * st, const jc_job_new *in, char **replay, jc_err *err),          \
       (st, in, replay, err))                                                                       \
     X(int, job_get,                                                                                \
@@ -64,9 +64,9 @@
       (jc_store * st, const char *exe_id, const char *orc, const char *lease_token,                \
        const json_t *result, int64_t now, jc_exe_status *status, jc_err *err),                     \
       (st, exe_id, orc, lease_token, result, now, status, err))                                    \
-    X(int, reap, (jc_store * st, int64_t now, jc_reap_stats *stats, jc_err *err),                  \
+    X(int, reap, (jc_store * st, int64_t now, jc_reap_stats * stats, jc_err * err),                \
       (st, now, stats, err))                                                                       \
-    X(int, extend_leases, (jc_store * st, int64_t now, int64_t by_ms, size_t *n, jc_err *err),     \
+    X(int, extend_leases, (jc_store * st, int64_t now, int64_t by_ms, size_t * n, jc_err * err),   \
       (st, now, by_ms, n, err))                                                                    \
     X(int, orchestrator_seen,                                                                      \
       (jc_store * st, const char *orchestrator_id, const json_t *info, int64_t now, jc_err *err),  \
@@ -98,7 +98,7 @@
       (jc_store * st, const jc_api_token *tok, const char *secret_sha256, jc_err *err),            \
       (st, tok, secret_sha256, err))                                                               \
     X(int, token_lookup,                                                                           \
-      (jc_store * st, const char *secret_sha256, jc_api_token *out, char stored_sha256[65],         \
+      (jc_store * st, const char *secret_sha256, jc_api_token *out, char stored_sha256[65],        \
        jc_err *err),                                                                               \
       (st, secret_sha256, out, stored_sha256, err))                                                \
     X(int, token_list,                                                                             \
@@ -106,11 +106,12 @@
       (st, user, out, n, err))                                                                     \
     X(int, token_delete, (jc_store * st, const char *id, const char *user, jc_err *err),           \
       (st, id, user, err))                                                                         \
-    X(int, audit, (jc_store * st, const char *kind, const json_t *fields, int64_t now, jc_err *err), \
+    X(int, audit,                                                                                  \
+      (jc_store * st, const char *kind, const json_t *fields, int64_t now, jc_err *err),           \
       (st, kind, fields, now, err))                                                                \
     X(json_t *, audit_list, (jc_store * st, const char *kind, size_t limit, jc_err *err),          \
       (st, kind, limit, err))                                                                      \
-    X(int, idempotency_expire, (jc_store * st, int64_t before, jc_err *err), (st, before, err))    \
+    X(int, idempotency_expire, (jc_store * st, int64_t before, jc_err * err), (st, before, err))   \
     X(int, runtime_get,                                                                            \
       (jc_store * st, const char *exe_id, const char *key, jc_execution *exe, jc_variable *var,    \
        bool *var_found, jc_err *err),                                                              \
@@ -131,12 +132,12 @@
     X(int, schedule_delete, (jc_store * st, const char *id, const char *owner, jc_err *err),       \
       (st, id, owner, err))                                                                        \
     X(int, schedule_due,                                                                           \
-      (jc_store * st, int64_t now, size_t limit, jc_schedule **out, size_t *n, jc_err *err),       \
+      (jc_store * st, int64_t now, size_t limit, jc_schedule * *out, size_t * n, jc_err * err),    \
       (st, now, limit, out, n, err))                                                               \
     X(int, schedule_pending,                                                                       \
-      (jc_store * st, size_t limit, jc_schedule **out, size_t *n, jc_err *err),                    \
+      (jc_store * st, size_t limit, jc_schedule * *out, size_t * n, jc_err * err),                 \
       (st, limit, out, n, err))                                                                    \
-    X(int, schedule_next_due, (jc_store * st, int64_t *next_run_at, bool *pending, jc_err *err),   \
+    X(int, schedule_next_due, (jc_store * st, int64_t * next_run_at, bool *pending, jc_err *err),  \
       (st, next_run_at, pending, err))                                                             \
     X(int, schedule_fire,                                                                          \
       (jc_store * st, const jc_schedule_fire *f, jc_fire_outcome *outcome, int64_t *tick_out,      \
@@ -151,8 +152,8 @@
        jc_err *err),                                                                               \
       (st, schedule_id, limit, out, n, err))                                                       \
     X(int, schedule_of_job,                                                                        \
-      (jc_store * st, const char *job_id, char schedule_id[JC_ID_MAX], int64_t *tick,             \
-       bool *found, jc_err *err),                                                                  \
+      (jc_store * st, const char *job_id, char schedule_id[JC_ID_MAX], int64_t *tick, bool *found, \
+       jc_err *err),                                                                               \
       (st, job_id, schedule_id, tick, found, err))
 
 /* Every operation, for the tables. A new header's list goes here too. */

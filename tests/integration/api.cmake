@@ -1,5 +1,7 @@
 # jobcell-api integration tests: each starts the real server on free loopback ports with a
 # temporary store and drives it over HTTP (tests/integration/api/*.py, python3 stdlib only).
+# Each runs twice: on SQLite (api_<name>) and on PostgreSQL (api_<name>_pg, a database of
+# the throwaway cluster of tests/integration/pg.cmake).
 if(TARGET jobcell-api)
   find_program(JC_PYTHON3 python3 REQUIRED)
   set(jc_api_test_dir ${CMAKE_CURRENT_SOURCE_DIR}/integration/api)
@@ -7,5 +9,18 @@ if(TARGET jobcell-api)
     add_test(NAME api_${t} COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_${t}.py)
     set_tests_properties(api_${t} PROPERTIES LABELS "integration;api" TIMEOUT 300
       ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1")
+  endforeach()
+  # Under the sanitizers only a subset: the PostgreSQL backend's memory is checked by the
+  # store's unit test and these, without doubling the slowest part of the suite.
+  if(SANITIZE)
+    set(jc_api_pg_tests endpoints claims)
+  else()
+    set(jc_api_pg_tests endpoints claims lease crash startup limits)
+  endif()
+  foreach(t ${jc_api_pg_tests})
+    add_test(NAME api_${t}_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_${t}.py)
+    set_tests_properties(api_${t}_pg PROPERTIES LABELS "integration;api;pg" TIMEOUT 300
+      FIXTURES_REQUIRED jc_pg
+      ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1;JC_TEST_PG=${JC_PG_CONNINFO}")
   endforeach()
 endif()

@@ -2,7 +2,6 @@
 migrate, token create, unknown settings, signals; and the audit trail."""
 import os
 import signal
-import sqlite3
 import subprocess
 
 from jcapi import BIN, Server, check, expect, finish
@@ -60,7 +59,7 @@ r = run("token", "create", "--config", s6.cfgpath, "--user", "ann", "--role", "a
 tok = r.stdout.strip()
 check(r.returncode == 0 and tok.startswith("jct_") and len(tok) == 47,
       "token create prints a jct_ token")
-db = sqlite3.connect(s6.config["store_path"])
+db = s6.db()
 hashes = [x[0] for x in db.execute("SELECT sha256 FROM api_tokens")]
 db.close()
 import hashlib
@@ -76,7 +75,7 @@ s6.request("POST", "/v1/jobs/%s/cancel" % j["id"], token=tok)
 s6.request("POST", "/v1/tokens", body={"name": "x"}, token=tok)
 rc = s6.stop(signal.SIGINT)
 check(rc == 0, "SIGINT stops the server with exit 0")
-db = sqlite3.connect(s6.config["store_path"])
+db = s6.db()
 kinds = [r[0] for r in db.execute("SELECT kind FROM audit_events ORDER BY seq")]
 fields = [json.loads(r[0]) for r in db.execute("SELECT fields FROM audit_events")]
 db.close()
