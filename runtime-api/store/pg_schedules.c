@@ -159,9 +159,10 @@ typedef struct update_arg {
 static int update_fn(jc_store *st, pgc *c, void *arg, jc_err *err) {
     static const char sql[] =
         "UPDATE schedules SET name = $1, cron = $2, timezone = $3, job = $4, overlap = $5,"
-        " catchup = $6, jitter_s = $7, paused = $8, start_at = $9, end_at = $10,"
+        " catchup = $6, jitter_s = $7, paused = $8::smallint, start_at = $9, end_at = $10,"
         " updated_at = $11, next_tick = $12, next_run_at = $13,"
-        " pending_tick = CASE WHEN $8 <> 0 THEN NULL ELSE pending_tick END WHERE id = $14";
+        " pending_tick = CASE WHEN $8::smallint <> 0 THEN NULL ELSE pending_tick END WHERE id = "
+        "$14";
     (void)st;
     update_arg *a = arg;
     const jc_schedule *s = a->s;
