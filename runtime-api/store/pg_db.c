@@ -38,12 +38,13 @@ static PGconn *connect_db(struct jc_pg_store *pg, jc_err *err) {
              "-c statement_timeout=%d -c idle_in_transaction_session_timeout=%d"
              " -c lock_timeout=%d",
              pg->statement_timeout_ms, pg->statement_timeout_ms * 6, pg->statement_timeout_ms);
-    const char *keys[] = {"dbname",          "password",        "options", "application_name",
-                          "connect_timeout", "client_encoding", NULL};
-    const char *vals[] = {pg->conninfo, pg->password, options, "jobcell-api", "10", "UTF8", NULL};
-    if (!pg->password) { /* no override: keep what the URL or ~/.pgpass says */
-        keys[1] = "options";
-        vals[1] = options;
+    /* dbname first: it is expanded (a URL or a conninfo), and the keywords after it win */
+    const char *keys[8] = {"dbname", "options", "application_name", "connect_timeout",
+                           "client_encoding"};
+    const char *vals[8] = {pg->conninfo, options, "jobcell-api", "10", "UTF8"};
+    if (pg->password) { /* else: what the URL, PGPASSWORD or ~/.pgpass say */
+        keys[5] = "password";
+        vals[5] = pg->password;
     }
     PGconn *conn = PQconnectdbParams(keys, vals, 1);
     if (!conn)
@@ -106,7 +107,10 @@ pgc *jc_pg_acquire(jc_store *st, jc_err *err) {
     /* Health: a connection that failed, or one idle long enough for the server or a
      * middlebox to have dropped it, is checked (and replaced) before it is handed out. */
     int64_t now = jc_time_now_ms();
-    if (c->conn && (c->broken || PQstatus(c->conn) != CONNECTION_OK))
+    /* PQconsumeInput reads what is waiting without blocking (libpq's socket is
+     * non-blocking): a server that closed the connection (restart, pg_terminate_backend)
+     * shows up here as CONNECTION_BAD instead of as the next request's error. */
+    if (c->conn && (c->broken || !PQconsumeInput(c->conn) || PQstatus(c->conn) != CONNECTION_OK))
         conn_drop(c);
     if (c->conn && now - c->last_used_ms > IDLE_CHECK_MS) {
         PGresult *r = PQexec(c->conn, "SELECT 1");
@@ -293,6 +297,23 @@ static int prepared_name(pgc *c, const char *sql, int nparams, char name[16], jc
     return 0;
 }
 
+static PGresult *exec_params(pgc *c, const char *sql, const params *p, int result_format,
+                             jc_err *err) {
+    char name[16];
+    if (prepared_name(c, sql, p->n, name, err) < 0)
+        return NULL;
+    PGresult *r;
+    if (name[0])
+        r = PQexecPrepared(c->conn, name, p->n, p->values, p->lengths, p->formats, result_format);
+    else
+        r = PQexecParams(c->conn, sql, p->n, NULL, p->values, p->lengths, p->formats,
+                         result_format);
+    ExecStatusType s = PQresultStatus(r);
+    if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
+        r = fail(c, r, err);
+    return r;
+}
+
 static PGresult *query_va(pgc *c, const char *sql, int result_format, jc_err *err, const char *fmt,
                           va_list ap) {
     params p;
@@ -300,17 +321,19 @@ static PGresult *query_va(pgc *c, const char *sql, int result_format, jc_err *er
         params_free(&p);
         return NULL;
     }
-    char name[16];
-    PGresult *r = NULL;
-    if (prepared_name(c, sql, p.n, name, err) == 0) {
-        if (name[0])
-            r = PQexecPrepared(c->conn, name, p.n, p.values, p.lengths, p.formats, result_format);
+    bool autocommit = PQtransactionStatus(c->conn) == PQTRANS_IDLE;
+    PGresult *r = exec_params(c, sql, &p, result_format, err);
+    /* A read outside a transaction on a connection the server had closed (a restart, a
+     * failover, pg_terminate_backend) changed nothing: run it once more on a new one. */
+    if (!r && c->broken && autocommit && strncmp(sql, "SELECT ", 7) == 0) {
+        PQfinish(c->conn);
+        c->nprepared = 0;
+        c->broken = false;
+        c->conn = connect_db(c->pg, err);
+        if (c->conn)
+            r = exec_params(c, sql, &p, result_format, err);
         else
-            r = PQexecParams(c->conn, sql, p.n, NULL, p.values, p.lengths, p.formats,
-                             result_format);
-        ExecStatusType s = PQresultStatus(r);
-        if (s != PGRES_TUPLES_OK && s != PGRES_COMMAND_OK)
-            r = fail(c, r, err);
+            c->broken = true;
     }
     params_free(&p);
     return r;
@@ -709,6 +732,8 @@ int jc_pg_open(jc_store *st, const jc_store_options *opt, jc_err *err) {
     pg->conninfo = strdup(opt->path);
     pg->password = opt->password ? strdup(opt->password) : NULL;
     pg->pool = calloc((size_t)pg->pool_size, sizeof(*pg->pool));
+    for (int i = 0; pg->pool && i < pg->pool_size; i++)
+        pg->pool[i].pg = pg;
     pg->stop_pipe[0] = pg->stop_pipe[1] = -1;
     pthread_mutex_init(&pg->lock, NULL);
     pthread_cond_init(&pg->cond, NULL);

@@ -21,6 +21,7 @@
 #define PG_STMT_CACHE 96
 
 typedef struct pgc {
+    struct jc_pg_store *pg;
     PGconn *conn;
     const char *prepared[PG_STMT_CACHE]; /* statement i is named "s<i>" */
     size_t nprepared;

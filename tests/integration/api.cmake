@@ -5,44 +5,30 @@
 if(TARGET jobcell-api)
   find_program(JC_PYTHON3 python3 REQUIRED)
   set(jc_api_test_dir ${CMAKE_CURRENT_SOURCE_DIR}/integration/api)
+  set(jc_api_env "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1")
   foreach(t endpoints claims lease crash startup limits)
     add_test(NAME api_${t} COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_${t}.py)
     set_tests_properties(api_${t} PROPERTIES LABELS "integration;api" TIMEOUT 300
-      ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1")
+      ENVIRONMENT "${jc_api_env}")
   endforeach()
   # Under the sanitizers only a subset: the PostgreSQL backend's memory is checked by the
   # store's unit test and these, without doubling the slowest part of the suite.
   if(SANITIZE)
     set(jc_api_pg_tests endpoints claims)
-  else()
-    set(jc_api_pg_tests endpoints claims lease crash startup limits)
-    # Three servers on one database, eight orchestrators, a server killed mid-storm
-  # (test_replicas.py); smaller under the sanitizers.
-  add_test(NAME api_replicas_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_replicas.py)
-  if(SANITIZE)
     set(jc_scale_n 2000)
   else()
+    set(jc_api_pg_tests endpoints claims lease crash startup limits)
     set(jc_scale_n 20000)
   endif()
-  set_tests_properties(api_replicas_pg PROPERTIES LABELS "integration;api;pg;scale" TIMEOUT 600
-    FIXTURES_REQUIRED jc_pg
-    ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1;JC_TEST_PG=${JC_PG_CONNINFO};JC_SCALE_N=${jc_scale_n}")
-endif()
   foreach(t ${jc_api_pg_tests})
     add_test(NAME api_${t}_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_${t}.py)
     set_tests_properties(api_${t}_pg PROPERTIES LABELS "integration;api;pg" TIMEOUT 300
-      FIXTURES_REQUIRED jc_pg
-      ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1;JC_TEST_PG=${JC_PG_CONNINFO}")
+      FIXTURES_REQUIRED jc_pg ENVIRONMENT "${jc_api_env};JC_TEST_PG=${JC_PG_CONNINFO}")
   endforeach()
   # Three servers on one database, eight orchestrators, a server killed mid-storm
   # (test_replicas.py); smaller under the sanitizers.
   add_test(NAME api_replicas_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_replicas.py)
-  if(SANITIZE)
-    set(jc_scale_n 2000)
-  else()
-    set(jc_scale_n 20000)
-  endif()
   set_tests_properties(api_replicas_pg PROPERTIES LABELS "integration;api;pg;scale" TIMEOUT 600
     FIXTURES_REQUIRED jc_pg
-    ENVIRONMENT "JC_API_BIN=$<TARGET_FILE:jobcell-api>;PYTHONPATH=${jc_api_test_dir};PYTHONDONTWRITEBYTECODE=1;JC_TEST_PG=${JC_PG_CONNINFO};JC_SCALE_N=${jc_scale_n}")
+    ENVIRONMENT "${jc_api_env};JC_TEST_PG=${JC_PG_CONNINFO};JC_SCALE_N=${jc_scale_n}")
 endif()

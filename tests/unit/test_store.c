@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "jobcell/random.h"
+#include "pg_db.h"
 #include "store.h"
 #include "tests/pg/pgtest.h"
 
@@ -335,6 +336,110 @@ static void test_variables_tokens_idempotency(void **state) {
     json_decref(spec);
 }
 
+/* ---- PostgreSQL only: the transaction retry, reconnection, parameters ------------- */
+
+typedef struct flaky {
+    const char *sqlstate; /* raised by the first `fail_times` attempts */
+    int fail_times;
+    int attempts;
+} flaky;
+
+/* Inserts a variable, then (while attempts remain to fail) raises the given SQLSTATE:
+ * the insert must vanish with the rolled-back attempt, and the last one must commit. */
+static int flaky_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
+    (void)st;
+    flaky *f = arg;
+    f->attempts++;
+    static const char sql_put[] = "INSERT INTO variables (owner, key, value, updated_at)"
+                                  " VALUES ('flaky', 'k', '1', 1)";
+    if (jc_pg_x(c, sql_put, err, "") < 0)
+        return -1;
+    if (f->attempts > f->fail_times)
+        return 0;
+    char sql[160];
+    snprintf(sql, sizeof(sql), "DO $$ BEGIN RAISE EXCEPTION 'test' USING ERRCODE = '%s'; END $$",
+             f->sqlstate);
+    /* PQexec: the DO text differs per SQLSTATE, it is not one of the cached statements */
+    PGresult *r = PQexec(c->conn, sql);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    c->retry = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+    PQclear(r);
+    return jc_err_set(err, JC_E_UNAVAILABLE, "raised %s", f->sqlstate);
+}
+
+static void test_pg_transactions_retried(void **state) {
+    fixture *f = *state;
+    if (!f->st->pg) {
+        skip();
+    }
+    jc_err err;
+    /* a serialization failure twice, then success: run three times, committed once */
+    flaky a = {"40001", 2, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &a, &err), 0);
+    assert_int_equal(a.attempts, 3);
+    jc_variable v;
+    assert_int_equal(jc_store_var_get(f->st, "flaky", "k", &v, &err), 0);
+    json_decref(v.value);
+    assert_int_equal(jc_store_var_delete(f->st, "flaky", "k", &err), 0);
+    /* a deadlock, the same */
+    flaky b = {"40P01", 1, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &b, &err), 0);
+    assert_int_equal(b.attempts, 2);
+    assert_int_equal(jc_store_var_delete(f->st, "flaky", "k", &err), 0);
+    /* a failure that never ends: bounded, reported, nothing committed */
+    flaky c = {"40001", 1000, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &c, &err), -1);
+    assert_int_equal(err.code, JC_E_UNAVAILABLE);
+    assert_int_equal(c.attempts, 10);
+    assert_int_equal(jc_store_var_get(f->st, "flaky", "k", &v, &err), -1);
+    assert_int_equal(err.code, JC_E_NOT_FOUND);
+    /* any other error is not retried */
+    flaky d = {"22012", 1000, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &d, &err), -1);
+    assert_int_equal(d.attempts, 1);
+}
+
+static void test_pg_reconnect_and_parameters(void **state) {
+    fixture *f = *state;
+    if (!f->st->pg) {
+        skip();
+    }
+    jc_err err;
+    char j[JC_ID_MAX], e[JC_ID_MAX];
+    add_job(f, "u", 0, f->now, 0, NULL, 16, j, e);
+    /* the server drops every connection of the pool (a restart, a failover) */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             f->pgdb);
+    PGconn *admin = PQconnectdb(jc_pgtest_cluster());
+    PGresult *r = PQexec(admin, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 1);
+    PQclear(r);
+    PQfinish(admin);
+    /* the next operations get fresh connections */
+    for (int i = 0; i < 3; i++) {
+        jc_execution x;
+        assert_int_equal(jc_store_execution_get(f->st, e, &x, &err), 0);
+        assert_string_equal(x.id, e);
+        jc_execution_clear(&x);
+    }
+    assert_int_equal(jc_store_ping(f->st, &err), 0);
+    /* values are parameters, never SQL: a hostile key is stored and read back verbatim */
+    const char *key = "k'); DROP TABLE jobs; --";
+    json_t *val = json_string("x\\' OR '1'='1");
+    assert_int_equal(jc_store_var_put(f->st, "u", key, val, f->now, &err), 0);
+    jc_variable v;
+    assert_int_equal(jc_store_var_get(f->st, "u", key, &v, &err), 0);
+    assert_true(json_equal(v.value, val));
+    json_decref(v.value);
+    json_decref(val);
+    jc_job job;
+    assert_int_equal(jc_store_job_get(f->st, j, NULL, &job, &err), 0);
+    jc_job_clear(&job);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order, setup, teardown),
@@ -342,6 +447,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables_tokens_idempotency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_transactions_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect_and_parameters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
