@@ -16,6 +16,7 @@
 #include "jobcell/log.h"
 #include "schedules.h"
 #include "server.h"
+#include "store_export.h"
 
 extern char **environ;
 
@@ -40,6 +41,9 @@ static void usage(FILE *out) {
             "Commands:\n"
             "  serve [--config FILE] [--KEY VALUE ...]   run the server\n"
             "  migrate [--config FILE] [--store-path FILE] apply database migrations\n"
+            "  export [--config FILE]                     write the whole store to stdout\n"
+            "  import [--config FILE]                     load an export from stdin into an\n"
+            "                                           empty store (SQLite or PostgreSQL)\n"
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
             "\n"
@@ -309,6 +313,52 @@ static int cmd_migrate(int argc, char **argv) {
     return rc;
 }
 
+/* ---- export / import ------------------------------------------------------------------ */
+
+static int cmd_export_import(int argc, char **argv, bool export) {
+    if (wants_help(argc, argv)) {
+        if (export)
+            printf("Usage: jobcell-api export [--config FILE] [--store-path FILE]\n"
+                   "                          [--store.url URL] > store.jsonl\n"
+                   "\nWrite every table of the store to stdout as JSON lines, for\n"
+                   "'jobcell-api import'. Stop the servers that use the store first.\n");
+        else
+            printf("Usage: jobcell-api import [--config FILE] [--store-path FILE]\n"
+                   "                          [--store.url URL] < store.jsonl\n"
+                   "\nLoad an export (from stdin) into an empty store, all of it or nothing.\n"
+                   "Moving from SQLite to PostgreSQL:\n"
+                   "  jobcell-api export --config old.json | jobcell-api import --config "
+                   "new.json\n");
+        return 0;
+    }
+    const char *what = export ? "export" : "import";
+    jc_api_config cfg;
+    jc_err err;
+    jc_err_clear(&err);
+    if (load_config(&cfg, argc, argv, &err) < 0) {
+        fprintf(stderr, "jobcell-api %s: %s\n", what, err.msg);
+        jc_config_free(&jc_api_config_schema, &cfg);
+        return 2;
+    }
+    jc_store *st = open_store(&cfg, &err);
+    size_t rows = 0;
+    int rc = 1;
+    if (st) {
+        if (export)
+            rc = jc_store_export(st, stdout, &rows, &err) == 0 && fflush(stdout) == 0 ? 0 : 1;
+        else
+            rc = jc_store_import(st, stdin, &rows, &err) == 0 ? 0 : 1;
+    }
+    if (rc == 0)
+        fprintf(stderr, "jobcell-api %s: %zu rows (%s)\n", what, rows, store_label(&cfg));
+    else
+        fprintf(stderr, "jobcell-api %s: %s\n", what,
+                err.msg[0] ? err.msg : "writing the output failed");
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    return rc;
+}
+
 /* ---- token create ------------------------------------------------------------------- */
 
 static int cmd_token(int argc, char **argv) {
@@ -405,6 +455,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export_import(argc - 1, argv + 1, true);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_export_import(argc - 1, argv + 1, false);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
     fprintf(stderr, "jobcell-api: unknown command '%s'\n\n", cmd);

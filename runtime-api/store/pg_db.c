@@ -32,6 +32,12 @@
 
 /* ---- connections -------------------------------------------------------------------- */
 
+/* PostgreSQL's notices ("relation … already exists, skipping") are not errors: dropped. */
+static void quiet(void *arg, const char *message) {
+    (void)arg;
+    (void)message;
+}
+
 static PGconn *connect_db(struct jc_pg_store *pg, jc_err *err) {
     char options[160];
     snprintf(options, sizeof(options),
@@ -58,6 +64,7 @@ static PGconn *connect_db(struct jc_pg_store *pg, jc_err *err) {
         return jc_err_set(err, JC_E_UNAVAILABLE, "store: cannot connect to PostgreSQL: %s", msg),
                NULL;
     }
+    PQsetNoticeProcessor(conn, quiet, NULL);
     return conn;
 }
 

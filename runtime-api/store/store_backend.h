@@ -17,6 +17,7 @@
 #include <pthread.h>
 
 #include "store.h"
+#include "store_export.h"
 #include "store_schedules.h"
 
 /* store.h */
@@ -156,8 +157,13 @@
        jc_err *err),                                                                               \
       (st, job_id, schedule_id, tick, found, err))
 
+/* store_export.h */
+#define JC_STORE_EXPORT_OPS(X)                                                                     \
+    X(int, export, (jc_store * st, FILE * out, size_t * rows, jc_err * err), (st, out, rows, err)) \
+    X(int, import, (jc_store * st, FILE * in, size_t * rows, jc_err * err), (st, in, rows, err))
+
 /* Every operation, for the tables. A new header's list goes here too. */
-#define JC_STORE_ALL_OPS(X) JC_STORE_CORE_OPS(X) JC_STORE_SCHEDULE_OPS(X)
+#define JC_STORE_ALL_OPS(X) JC_STORE_CORE_OPS(X) JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X)
 
 #define JC_STORE_OP_FIELD(ret, name, params, args) ret(*name) params;
 #define JC_STORE_OP_DECL_SQLITE(ret, name, params, args) ret jc_sqlite_##name params;

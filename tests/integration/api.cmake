@@ -25,6 +25,10 @@ if(TARGET jobcell-api)
     set_tests_properties(api_${t}_pg PROPERTIES LABELS "integration;api;pg" TIMEOUT 300
       FIXTURES_REQUIRED jc_pg ENVIRONMENT "${jc_api_env};JC_TEST_PG=${JC_PG_CONNINFO}")
   endforeach()
+  # export | import: SQLite -> PostgreSQL -> SQLite (test_export.py).
+  add_test(NAME api_export_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_export.py)
+  set_tests_properties(api_export_pg PROPERTIES LABELS "integration;api;pg" TIMEOUT 300
+    FIXTURES_REQUIRED jc_pg ENVIRONMENT "${jc_api_env};JC_TEST_PG=${JC_PG_CONNINFO}")
   # Three servers on one database, eight orchestrators, a server killed mid-storm
   # (test_replicas.py); smaller under the sanitizers.
   add_test(NAME api_replicas_pg COMMAND ${JC_PYTHON3} ${jc_api_test_dir}/test_replicas.py)
