@@ -125,8 +125,7 @@ int jc_pg_export(jc_store *st, FILE *out, size_t *rows, jc_err *err) {
 static int import_rows(pgc *c, FILE *in, size_t *count, jc_err *err) {
     for (size_t k = 0; k < jc_store_ntables; k++) {
         char sql[160];
-        snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM \"%s\")",
-                 jc_store_tables[k].name);
+        snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM \"%s\")", jc_store_tables[k].name);
         PGresult *r = PQexec(c->conn, sql);
         bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
         bool used = ok && strcmp(jc_pg_text(r, 0, 0), "t") == 0;
@@ -158,8 +157,7 @@ static int import_rows(pgc *c, FILE *in, size_t *count, jc_err *err) {
             PGresult *p = PQprepare(c->conn, name, sql, 0, NULL);
             bool ok = PQresultStatus(p) == PGRES_COMMAND_OK;
             if (!ok)
-                jc_err_set(err, JC_E_INTERNAL, "import: %s: %s", t->name,
-                           PQresultErrorMessage(p));
+                jc_err_set(err, JC_E_INTERNAL, "import: %s: %s", t->name, PQresultErrorMessage(p));
             PQclear(p);
             if (!ok) {
                 json_decref(row);
@@ -194,8 +192,7 @@ static int import_rows(pgc *c, FILE *in, size_t *count, jc_err *err) {
             }
         }
         if (rc == 0) {
-            PGresult *x =
-                PQexecPrepared(c->conn, name, (int)t->ncols, values, lengths, formats, 0);
+            PGresult *x = PQexecPrepared(c->conn, name, (int)t->ncols, values, lengths, formats, 0);
             if (PQresultStatus(x) != PGRES_COMMAND_OK)
                 rc = jc_err_set(err, JC_E_INVALID, "import: %s: %s", t->name,
                                 PQresultErrorMessage(x));

@@ -125,8 +125,7 @@ int jc_sqlite_import(jc_store *st, FILE *in, size_t *rows, jc_err *err) {
     int rc = 0;
     for (size_t k = 0; rc == 0 && k < jc_store_ntables; k++) {
         char sql[160];
-        snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM \"%s\")",
-                 jc_store_tables[k].name);
+        snprintf(sql, sizeof(sql), "SELECT EXISTS (SELECT 1 FROM \"%s\")", jc_store_tables[k].name);
         _cleanup_stmt_ sqlite3_stmt *s = NULL;
         if (sqlite3_prepare_v2(c->db, sql, -1, &s, NULL) != SQLITE_OK ||
             sqlite3_step(s) != SQLITE_ROW)

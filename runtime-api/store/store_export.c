@@ -7,43 +7,46 @@
 #include "jobcell/cleanup.h"
 #include "store_export.h"
 
-#define C(n, t) {n, t}
-#define TABLE(n, cols, order, seq) {n, cols, sizeof(cols) / sizeof(cols[0]), order, seq}
+#define C(n, t)                                                                                    \
+    { n, t }
+#define TABLE(n, cols, order, seq)                                                                 \
+    { n, cols, sizeof(cols) / sizeof(cols[0]), order, seq }
 
 static const jc_store_column jobs_cols[] = {
-    C("seq", 'i'),         C("id", 't'),        C("owner", 't'),         C("name", 't'),
-    C("spec", 't'),        C("created_at", 'i'), C("priority", 'i'),     C("timeout_s", 'i'),
-    C("max_attempts", 'i'), C("backoff_s", 'i'), C("backoff_max_s", 'i'), C("on_failure", 'i'),
-    C("log_cap", 'i'),     C("latest_exe", 't')};
+    C("seq", 'i'),          C("id", 't'),         C("owner", 't'),         C("name", 't'),
+    C("spec", 't'),         C("created_at", 'i'), C("priority", 'i'),      C("timeout_s", 'i'),
+    C("max_attempts", 'i'), C("backoff_s", 'i'),  C("backoff_max_s", 'i'), C("on_failure", 'i'),
+    C("log_cap", 'i'),      C("latest_exe", 't')};
 static const jc_store_column executions_cols[] = {
-    C("seq", 'i'),           C("id", 't'),           C("job_id", 't'),
-    C("attempt", 'i'),       C("status", 'i'),       C("priority", 'i'),
-    C("sched", 'i'),         C("scheduled_for", 'i'), C("created_at", 'i'),
-    C("orchestrator_id", 't'), C("lease_token", 't'), C("lease_expires_at", 'i'),
-    C("claimed_at", 'i'),    C("started_at", 'i'),   C("finished_at", 'i'),
-    C("completed_token", 't'), C("result", 't'),     C("output", 't'),
-    C("condition", 'i'),     C("log_bytes", 'i'),    C("log_truncated", 'i'),
-    C("cancel_requested", 'i')};
+    C("seq", 'i'),           C("id", 't'),
+    C("job_id", 't'),        C("attempt", 'i'),
+    C("status", 'i'),        C("priority", 'i'),
+    C("sched", 'i'),         C("scheduled_for", 'i'),
+    C("created_at", 'i'),    C("orchestrator_id", 't'),
+    C("lease_token", 't'),   C("lease_expires_at", 'i'),
+    C("claimed_at", 'i'),    C("started_at", 'i'),
+    C("finished_at", 'i'),   C("completed_token", 't'),
+    C("result", 't'),        C("output", 't'),
+    C("condition", 'i'),     C("log_bytes", 'i'),
+    C("log_truncated", 'i'), C("cancel_requested", 'i')};
 static const jc_store_column log_cols[] = {C("exe_id", 't'), C("off", 'i'), C("data", 'b')};
 static const jc_store_column var_cols[] = {C("owner", 't'), C("key", 't'), C("value", 't'),
                                            C("updated_at", 'i')};
-static const jc_store_column token_cols[] = {C("id", 't'),     C("name", 't'),
-                                             C("user", 't'),   C("role", 't'),
-                                             C("sha256", 't'), C("created_at", 'i'),
-                                             C("last_used_at", 'i')};
+static const jc_store_column token_cols[] = {
+    C("id", 't'),     C("name", 't'),       C("user", 't'),        C("role", 't'),
+    C("sha256", 't'), C("created_at", 'i'), C("last_used_at", 'i')};
 static const jc_store_column audit_cols[] = {C("seq", 'i'), C("kind", 't'), C("at", 'i'),
                                              C("fields", 't')};
-static const jc_store_column idem_cols[] = {C("owner", 't'), C("key", 't'),
-                                            C("request_hash", 't'), C("response", 't'),
-                                            C("created_at", 'i')};
+static const jc_store_column idem_cols[] = {C("owner", 't'), C("key", 't'), C("request_hash", 't'),
+                                            C("response", 't'), C("created_at", 'i')};
 static const jc_store_column orc_cols[] = {C("id", 't'), C("info", 't'), C("last_seen", 'i')};
 static const jc_store_column sched_cols[] = {
-    C("seq", 'i'),        C("id", 't'),          C("owner", 't'),        C("name", 't'),
-    C("cron", 't'),       C("timezone", 't'),    C("job", 't'),          C("overlap", 'i'),
-    C("catchup", 'i'),    C("jitter_s", 'i'),    C("paused", 'i'),       C("start_at", 'i'),
-    C("end_at", 'i'),     C("created_at", 'i'),  C("updated_at", 'i'),   C("next_tick", 'i'),
+    C("seq", 'i'),         C("id", 't'),           C("owner", 't'),      C("name", 't'),
+    C("cron", 't'),        C("timezone", 't'),     C("job", 't'),        C("overlap", 'i'),
+    C("catchup", 'i'),     C("jitter_s", 'i'),     C("paused", 'i'),     C("start_at", 'i'),
+    C("end_at", 'i'),      C("created_at", 'i'),   C("updated_at", 'i'), C("next_tick", 'i'),
     C("next_run_at", 'i'), C("pending_tick", 'i'), C("last_tick", 'i'),  C("fired", 'i'),
-    C("skipped", 'i'),    C("missed", 'i')};
+    C("skipped", 'i'),     C("missed", 'i')};
 static const jc_store_column run_cols[] = {C("seq", 'i'), C("schedule_id", 't'), C("tick", 'i'),
                                            C("job_id", 't'), C("fired_at", 'i')};
 
@@ -62,8 +65,8 @@ const jc_store_table jc_store_tables[] = {
 const size_t jc_store_ntables = sizeof(jc_store_tables) / sizeof(jc_store_tables[0]);
 
 int jc_export_write_header(FILE *out, const char *backend, int schema, jc_err *err) {
-    if (fprintf(out, "{\"jobcell_export\":1,\"backend\":\"%s\",\"schema\":%d}\n", backend,
-                schema) < 0)
+    if (fprintf(out, "{\"jobcell_export\":1,\"backend\":\"%s\",\"schema\":%d}\n", backend, schema) <
+        0)
         return jc_err_sys(err, errno, "export: write");
     return 0;
 }
@@ -127,8 +130,7 @@ int jc_export_read_row(FILE *in, bool *header_seen, const jc_store_table **t, js
         json_error_t je;
         _cleanup_json_ json_t *j = json_loadb(line, len, 0, &je);
         if (!json_is_object(j))
-            return jc_err_set(err, JC_E_INVALID, "import: line %d is not a JSON object",
-                              je.line);
+            return jc_err_set(err, JC_E_INVALID, "import: line %d is not a JSON object", je.line);
         if (json_object_get(j, "jobcell_export")) {
             if (json_integer_value(json_object_get(j, "jobcell_export")) != 1)
                 return jc_err_set(err, JC_E_INVALID, "import: unknown export version");
@@ -146,11 +148,11 @@ int jc_export_read_row(FILE *in, bool *header_seen, const jc_store_table **t, js
                               tab->name);
         for (size_t i = 0; i < tab->ncols; i++) {
             json_t *v = json_array_get(r, i);
-            bool ok = json_is_null(v) || (tab->cols[i].type == 'i' ? json_is_integer(v)
-                                                                    : json_is_string(v));
+            bool ok = json_is_null(v) ||
+                      (tab->cols[i].type == 'i' ? json_is_integer(v) : json_is_string(v));
             if (!ok)
-                return jc_err_set(err, JC_E_INVALID, "import: %s.%s has the wrong type",
-                                  tab->name, tab->cols[i].name);
+                return jc_err_set(err, JC_E_INVALID, "import: %s.%s has the wrong type", tab->name,
+                                  tab->cols[i].name);
         }
         *t = tab;
         *row = json_incref(r);

@@ -46,8 +46,8 @@ int jc_store_import(jc_store *st, FILE *in, size_t *rows, jc_err *err);
 int jc_export_write_row(FILE *out, const jc_store_table *t, json_t *row, jc_err *err);
 int jc_export_write_header(FILE *out, const char *backend, int schema, jc_err *err);
 /* The next row of the stream: 1 with *t and *row (owned) set, 0 at the end, or -1. The
- * header line is checked and skipped (*header_seen, false at the start); every row is checked against its table's columns
- * (count and types), so a backend can bind the values as they are. */
+ * header line is checked and skipped (*header_seen, false at the start); every row is checked
+ * against its table's columns (count and types), so a backend can bind the values as they are. */
 int jc_export_read_row(FILE *in, bool *header_seen, const jc_store_table **t, json_t **row,
                        jc_err *err);
 /* A 'b' value of a row: the decoded bytes (owned) and their length. */

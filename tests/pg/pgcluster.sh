@@ -7,7 +7,8 @@
 #   pgcluster.sh stop DIR    stop (fast, then immediate) and remove DIR
 #
 # A cluster whose stop never comes (the test run was killed) shuts itself down after
-# JC_PG_MAX_LIFE_S seconds (default 3600).
+# JC_PG_MAX_LIFE_S seconds (default 3600). JC_PG_SETTINGS replaces the test settings
+# (no fsync: a test cluster holds nothing worth keeping), e.g. for a benchmark.
 set -euo pipefail
 
 cmd=${1:?usage: pgcluster.sh start|stop DIR}
@@ -55,11 +56,10 @@ start)
     cat "$dir/initdb.log" >&2
     false
   }
-  # Small and fast: a test cluster holds nothing worth an fsync.
+  settings=${JC_PG_SETTINGS:-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off
+    -c shared_buffers=32MB -c max_connections=200"}
   "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
-    -o "-c listen_addresses='' -k $dir -c fsync=off -c synchronous_commit=off \
-        -c full_page_writes=off -c shared_buffers=32MB -c max_connections=200" \
-    start >/dev/null || {
+    -o "-c listen_addresses='' -k $dir $settings" start >/dev/null || {
     cat "$dir/server.log" >&2
     false
   }
