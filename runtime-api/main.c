@@ -260,6 +260,9 @@ static int cmd_serve(int argc, char **argv) {
     jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     rc = 0;
 out:
+    /* no more wake-ups from other servers into a server that is going away */
+    if (api.store)
+        jc_store_on_work(api.store, NULL, NULL, &err);
     jc_scheduler_stop();
     if (reaper_started) {
         pthread_mutex_lock(&rp.lock);

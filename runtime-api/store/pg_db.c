@@ -712,8 +712,23 @@ static void *listener_main(void *arg) {
     return NULL;
 }
 
-int jc_pg_listen(jc_store *st, jc_err *err) {
+static void listener_stop(struct jc_pg_store *pg) {
+    if (!pg->listening)
+        return;
+    ssize_t w = write(pg->stop_pipe[1], "x", 1);
+    (void)w;
+    pthread_join(pg->listener, NULL);
+    close(pg->stop_pipe[0]);
+    close(pg->stop_pipe[1]);
+    pg->listening = false;
+}
+
+int jc_pg_listen(jc_store *st, bool on, jc_err *err) {
     struct jc_pg_store *pg = st->pg;
+    if (!on) {
+        listener_stop(pg);
+        return 0;
+    }
     if (pg->listening)
         return 0;
     if (pipe2(pg->stop_pipe, O_CLOEXEC) < 0)
@@ -764,13 +779,7 @@ void jc_pg_close(jc_store *st) {
     struct jc_pg_store *pg = st->pg;
     if (!pg)
         return;
-    if (pg->listening) {
-        ssize_t w = write(pg->stop_pipe[1], "x", 1);
-        (void)w;
-        pthread_join(pg->listener, NULL);
-        close(pg->stop_pipe[0]);
-        close(pg->stop_pipe[1]);
-    }
+    listener_stop(pg);
     for (int i = 0; pg->pool && i < pg->pool_size; i++)
         conn_drop(&pg->pool[i]);
     free(pg->pool);

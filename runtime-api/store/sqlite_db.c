@@ -412,8 +412,9 @@ void jc_sqlite_close(jc_store *st) {
     st->sq = NULL;
 }
 
-static int sqlite_listen(jc_store *st, jc_err *err) {
+static int sqlite_listen(jc_store *st, bool on, jc_err *err) {
     (void)st;
+    (void)on;
     (void)err;
     return 0; /* one process: the in-process wake-up is all there is */
 }

@@ -71,9 +71,15 @@ const char *jc_store_backend(const jc_store *st) {
 }
 
 int jc_store_on_work(jc_store *st, void (*fn)(void *arg), void *arg, jc_err *err) {
+    if (!fn) { /* stop the listener first: it reads on_work */
+        int r = st->ops->listen(st, false, err);
+        st->on_work = NULL;
+        st->on_work_arg = NULL;
+        return r;
+    }
     st->on_work = fn;
     st->on_work_arg = arg;
-    return st->ops->listen(st, err);
+    return st->ops->listen(st, true, err);
 }
 
 /* ---- statuses ------------------------------------------------------------------------- */

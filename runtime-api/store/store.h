@@ -64,7 +64,8 @@ int jc_store_ping(jc_store *st, jc_err *err);
 const char *jc_store_backend(const jc_store *st);
 /* Call fn(arg) whenever another process sharing the database queued work (a job, a
  * retry, a requeue), so long-polls waiting here wake up. It runs on a thread of the
- * store's own; it must be quick and thread-safe. A no-op on SQLite (one process). */
+ * store's own; it must be quick and thread-safe. fn NULL stops the calls (and returns
+ * after the last one). A no-op on SQLite (one process). */
 int jc_store_on_work(jc_store *st, void (*fn)(void *arg), void *arg, jc_err *err);
 /* Whether `path` names a PostgreSQL database rather than a SQLite file. */
 bool jc_store_location_is_pg(const char *path);

@@ -176,9 +176,9 @@ typedef struct jc_store_ops {
     JC_STORE_ALL_OPS(JC_STORE_OP_FIELD)
     /* Free the backend's state (st->sq / st->pg); the store itself is freed by the caller. */
     void (*close)(jc_store *st);
-    /* Start delivering other processes' work notifications to st->on_work (NULL: the
-     * backend has no other processes to hear from). */
-    int (*listen)(jc_store *st, jc_err *err);
+    /* Start (on) or stop delivering other processes' work notifications to st->on_work
+     * (a no-op for a backend with no other processes to hear from). */
+    int (*listen)(jc_store *st, bool on, jc_err *err);
 } jc_store_ops;
 
 JC_STORE_ALL_OPS(JC_STORE_OP_DECL_SQLITE)
@@ -202,7 +202,7 @@ int jc_sqlite_open(jc_store *st, const jc_store_options *opt, jc_err *err);
 void jc_sqlite_close(jc_store *st);
 int jc_pg_open(jc_store *st, const jc_store_options *opt, jc_err *err);
 void jc_pg_close(jc_store *st);
-int jc_pg_listen(jc_store *st, jc_err *err);
+int jc_pg_listen(jc_store *st, bool on, jc_err *err);
 
 extern const jc_store_ops jc_sqlite_ops;
 extern const jc_store_ops jc_pg_ops;

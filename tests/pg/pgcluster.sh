@@ -11,6 +11,13 @@
 # (no fsync: a test cluster holds nothing worth keeping), e.g. for a benchmark.
 set -euo pipefail
 
+# ctest runs tests in parallel and its children inherit the other tests' output pipes:
+# whatever outlives this script (the server, the watchdog) must not hold them open.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  if [ "$fd" -gt 2 ] 2>/dev/null; then eval "exec $fd>&-" 2>/dev/null || true; fi
+done
+
 cmd=${1:?usage: pgcluster.sh start|stop DIR}
 dir=${2:?usage: pgcluster.sh start|stop DIR}
 
@@ -35,8 +42,8 @@ stop() {
     "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >/dev/null 2>&1 ||
       "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate -w -t 10 stop >/dev/null 2>&1 || true
   fi
-  if [ -f "$dir/watchdog.pid" ]; then
-    kill "$(cat "$dir/watchdog.pid")" 2>/dev/null || true
+  if [ -f "$dir/watchdog.pid" ] && [ -z "${JC_PG_WATCHDOG:-}" ]; then
+    kill -- "-$(cat "$dir/watchdog.pid")" 2>/dev/null || true # its process group
   fi
   rm -rf "$dir" "$dir.url"
 }
@@ -56,8 +63,10 @@ start)
     cat "$dir/initdb.log" >&2
     false
   }
-  settings=${JC_PG_SETTINGS:-"-c fsync=off -c synchronous_commit=off -c full_page_writes=off
-    -c shared_buffers=32MB -c max_connections=200"}
+  # one line: pg_ctl puts the options into a shell command line
+  fast="-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c shared_buffers=32MB"
+  settings=${JC_PG_SETTINGS:-"$fast -c max_connections=200"}
+  settings=${settings//$'\n'/ }
   "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 30 \
     -o "-c listen_addresses='' -k $dir $settings" start >/dev/null || {
     cat "$dir/server.log" >&2
@@ -65,13 +74,10 @@ start)
   }
   trap - ERR
   life=${JC_PG_MAX_LIFE_S:-3600}
-  # the watchdog: stop the cluster if nobody does
-  (
-    exec >/dev/null 2>&1 </dev/null
-    sleep "$life"
-    "${runas[@]}" "$bindir/pg_ctl" -D "$dir/data" -m immediate stop || true
-    rm -rf "$dir" "$dir.url"
-  ) &
+  # the watchdog: stop the cluster if nobody does (its own session and process group, so
+  # that stop can end it with its sleep)
+  JC_PG_WATCHDOG=1 setsid bash -c 'sleep "$0"; exec "$@"' "$life" "$(readlink -f "$0")" stop "$dir" \
+    </dev/null >/dev/null 2>&1 &
   echo $! >"$dir/watchdog.pid"
   url="host=$dir user=postgres dbname=postgres"
   echo "$url" >"$dir.url"
