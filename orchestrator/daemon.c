@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "jobcell/cleanup.h"
+#include "jobcell/hmac_sig.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "jobcell/random.h"
@@ -584,11 +585,26 @@ int jc_orc_run(jc_orc_config *cfg) {
         goto fail;
     if (!(sigw = jc_loop_watch(orc->loop, sfd, EPOLLIN, on_signal, orc, &err)))
         goto fail;
-    if (!(orc->http = jc_http_new(orc->loop, cfg->server_url, cfg->internal_key.data,
-                                  cfg->internal_key.len, orc->id, &err)))
+    /* With a credential of its own the daemon signs every request and sends no shared key
+     * at all (a server with require_hmac would refuse it anyway). */
+    bool signing = cfg->internal_key_id && cfg->internal_key_id[0];
+    if (!(orc->http =
+              jc_http_new(orc->loop, cfg->server_url, signing ? NULL : cfg->internal_key.data,
+                          signing ? 0 : cfg->internal_key.len, orc->id, &err)))
         goto fail;
-    /* the key now lives only in the client's header list */
+    if (signing) {
+        unsigned char secret[JC_HMAC_SECRET_BYTES];
+        int rc = jc_hmac_secret_parse((const char *)cfg->internal_secret.data,
+                                      cfg->internal_secret.len, secret, &err);
+        if (rc == 0)
+            rc = jc_http_set_signer(orc->http, cfg->internal_key_id, secret, &err);
+        OPENSSL_cleanse(secret, sizeof(secret));
+        if (rc < 0)
+            goto fail;
+    }
+    /* the key now lives only in the client (header list or signer), wiped when it is freed */
     jc_secret_free(&cfg->internal_key);
+    jc_secret_free(&cfg->internal_secret);
     if (!(orc->claim_timer = jc_timer_new(orc->loop, on_claim_timer, orc, &err)) ||
         !(orc->beat_timer = jc_timer_new(orc->loop, on_beat_timer, orc, &err)) ||
         !(orc->drain_timer = jc_timer_new(orc->loop, on_drain_timeout, orc, &err)) ||

@@ -650,6 +650,19 @@ static int64_t get_int(json_t *o, const char *k, int64_t def) {
     return json_is_integer(v) ? (int64_t)json_integer_value(v) : def;
 }
 
+/* Wipe the values of the claim's secrets in place, then drop them (jansson frees strings
+ * without wiping). */
+static void wipe_secrets(json_t *job) {
+    json_t *sec = json_object_get(job, "secrets");
+    const char *k;
+    json_t *v;
+    json_object_foreach(sec, k, v) {
+        if (json_is_string(v))
+            OPENSSL_cleanse((char *)json_string_value(v), json_string_length(v));
+    }
+    json_object_del(job, "secrets");
+}
+
 static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
     jc_launch l = {.exe_id = e->id,
                    .job_id = e->job_id,
@@ -657,7 +670,10 @@ static int start_sandbox(jc_exe *e, json_t *job, jc_err *err) {
                    .lease_token = e->lease_token,
                    .attempt = e->attempt,
                    .slot = (unsigned)e->slot};
-    return jc_launch_start(e->orc, &l, job, &e->sb, err);
+    int rc = jc_launch_start(e->orc, &l, job, &e->sb, err);
+    /* The sandbox has its copy: the daemon keeps no secret longer than the launch. */
+    wipe_secrets(job);
+    return rc;
 }
 
 static int watch_sandbox(jc_exe *e, jc_err *err) {

@@ -10,6 +10,8 @@
 #include <sys/epoll.h>
 
 #include "jobcell/cleanup.h"
+#include "jobcell/hmac_sig.h"
+#include "jobcell/io.h"
 
 #define RESPONSE_MAX                                                                               \
     (4u << 20) /* a claim answer with 64 scripts of 1 MiB would not fit                            \
@@ -30,11 +32,26 @@ struct jc_http_req {
     jc_http_req *prev, *next;
 };
 
+#define RECENT_SIGS 256
+
 struct jc_http {
     jc_loop *loop;
     CURLM *multi;
     jc_timer *timer;
     char *base_url;
+    const char *base_path; /* into base_url: the path before every request's path ("" most) */
+    char orchestrator_id[65];
+    /* signing (jc_http_set_signer) */
+    bool signing;
+    char key_id[48];
+    unsigned char secret[JC_HMAC_SECRET_BYTES];
+    /* The signatures sent lately: the server refuses a signature it has seen within its
+     * window, so two identical requests in one second (a retried heartbeat, two empty
+     * claims) must differ, and the second one's timestamp is moved on by a second. */
+    struct {
+        char sig[JC_HMAC_SIG_HEX + 1];
+    } recent[RECENT_SIGS];
+    size_t recent_next;
     struct curl_slist *common; /* Authorization, X-Orchestrator-ID */
     jc_http_req *reqs;
     unsigned inflight;
@@ -138,6 +155,13 @@ jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *k
     if (http->base_url)
         for (size_t n = strlen(http->base_url); n > 0 && http->base_url[n - 1] == '/'; n--)
             http->base_url[n - 1] = '\0';
+    if (http->base_url) {
+        /* the path part of the base URL, which is part of what is signed */
+        const char *p = strstr(http->base_url, "://");
+        p = p ? strchr(p + 3, '/') : NULL;
+        http->base_path = p ? p : "";
+    }
+    snprintf(http->orchestrator_id, sizeof(http->orchestrator_id), "%s", orchestrator_id);
     http->multi = curl_multi_init();
     http->timer = jc_timer_new(loop, on_timer, http, err);
     if (!http->base_url || !http->multi || !http->timer) {
@@ -155,12 +179,17 @@ jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *k
         jc_http_free(http);
         return NULL;
     }
-    memcpy(auth, "Authorization: Bearer ", 22);
-    memcpy(auth + 22, key, key_len);
-    auth[22 + key_len] = '\0';
-    http->common = curl_slist_append(NULL, auth);
-    OPENSSL_cleanse(auth, hlen);
-    struct curl_slist *l = http->common ? curl_slist_append(http->common, idh) : NULL;
+    struct curl_slist *l = NULL;
+    if (key && key_len) {
+        memcpy(auth, "Authorization: Bearer ", 22);
+        memcpy(auth + 22, key, key_len);
+        auth[22 + key_len] = '\0';
+        http->common = curl_slist_append(NULL, auth);
+        OPENSSL_cleanse(auth, hlen);
+        l = http->common ? curl_slist_append(http->common, idh) : NULL;
+    } else {
+        l = curl_slist_append(NULL, idh);
+    }
     if (!l) {
         jc_err_sys(err, ENOMEM, "http: headers");
         jc_http_free(http);
@@ -201,8 +230,60 @@ void jc_http_free(jc_http *http) {
         curl_multi_cleanup(http->multi);
     jc_timer_free(http->timer);
     wipe_slist(http->common);
+    OPENSSL_cleanse(http->secret, sizeof(http->secret));
     free(http->base_url);
     free(http);
+}
+
+int jc_http_set_signer(jc_http *http, const char *key_id, const unsigned char secret[32],
+                       jc_err *err) {
+    if (!key_id || strlen(key_id) >= sizeof(http->key_id))
+        return jc_err_set(err, JC_E_INVALID, "http: bad key id");
+    snprintf(http->key_id, sizeof(http->key_id), "%s", key_id);
+    memcpy(http->secret, secret, sizeof(http->secret));
+    http->signing = true;
+    return 0;
+}
+
+static bool recently_sent(const jc_http *http, const char *sig) {
+    for (size_t i = 0; i < RECENT_SIGS; i++)
+        if (strcmp(http->recent[i].sig, sig) == 0)
+            return true;
+    return false;
+}
+
+/* Append X-JC-Key-Id, X-JC-Timestamp and X-JC-Signature for this request to *h. */
+static int sign_request(jc_http *http, const jc_http_opts *o, struct curl_slist **h, jc_err *err) {
+    size_t tlen = strlen(http->base_path) + strlen(o->path) + 1;
+    _cleanup_free_ char *target = malloc(tlen);
+    if (!target)
+        return jc_err_sys(err, ENOMEM, "http: sign");
+    snprintf(target, tlen, "%s%s", http->base_path, o->path);
+    int64_t ts = jc_time_now_ms() / 1000;
+    char stamp[24], sig[JC_HMAC_SIG_HEX + 1];
+    /* bounded: at most RECENT_SIGS identical requests can be remembered */
+    for (int tries = 0; tries <= RECENT_SIGS; tries++, ts++) {
+        snprintf(stamp, sizeof(stamp), "%lld", (long long)ts);
+        if (jc_hmac_sign(http->secret, sizeof(http->secret), o->method, target,
+                         http->orchestrator_id, stamp, o->body, o->body ? o->body_len : 0, sig,
+                         err) < 0)
+            return -1;
+        if (!recently_sent(http, sig))
+            break;
+    }
+    snprintf(http->recent[http->recent_next].sig, sizeof(http->recent[0].sig), "%s", sig);
+    http->recent_next = (http->recent_next + 1) % RECENT_SIGS;
+    char line[128];
+    const char *lines[3][2] = {
+        {"X-JC-Key-Id", http->key_id}, {"X-JC-Timestamp", stamp}, {"X-JC-Signature", sig}};
+    for (size_t i = 0; i < 3; i++) {
+        snprintf(line, sizeof(line), "%s: %s", lines[i][0], lines[i][1]);
+        struct curl_slist *t = curl_slist_append(*h, line);
+        if (!t)
+            return jc_err_sys(err, ENOMEM, "http: sign");
+        *h = t;
+    }
+    return 0;
 }
 
 static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -296,6 +377,12 @@ jc_http_req *jc_http_request(jc_http *http, const jc_http_opts *o, jc_http_cb cb
     if (!(t = curl_slist_append(h, "Expect:")))
         goto oom;
     h = t;
+    if (http->signing && sign_request(http, o, &h, err) < 0) {
+        curl_slist_free_all(h);
+        curl_easy_cleanup(r->easy);
+        free(r);
+        return NULL;
+    }
     r->headers = h;
 
     CURL *e = r->easy;
@@ -313,6 +400,8 @@ jc_http_req *jc_http_request(jc_http *http, const jc_http_opts *o, jc_http_cb cb
     curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
     curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    /* the path goes out exactly as it was signed (no dot-segment squashing) */
+    curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     if (o->body || strcmp(o->method, "GET") != 0) {
         r->body = malloc(o->body_len + 1);
         if (!r->body)

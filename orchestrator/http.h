@@ -26,9 +26,16 @@ typedef struct jc_http_resp {
 
 typedef void (*jc_http_cb)(const jc_http_resp *resp, void *data);
 
-/* A client for base_url ("http://127.0.0.1:8080"). key: the internal key bytes. */
+/* A client for base_url ("http://127.0.0.1:8080"). key: the shared internal key bytes, sent
+ * as a bearer on every request; NULL (key_len 0) for a client that signs instead. */
 jc_http *jc_http_new(jc_loop *loop, const char *base_url, const unsigned char *key, size_t key_len,
                      const char *orchestrator_id, jc_err *err);
+/* Sign every request from now on with this host's credential (key id and its 32-byte
+ * secret, copied and wiped when the client is freed): X-JC-Key-Id, X-JC-Timestamp and
+ * X-JC-Signature over the method, the path and query as sent, the orchestrator id, the
+ * timestamp and the exact body bytes (include/jobcell/hmac_sig.h). */
+int jc_http_set_signer(jc_http *http, const char *key_id, const unsigned char secret[32],
+                       jc_err *err);
 /* Abort every request in flight (their callbacks are not called) and free. */
 void jc_http_free(jc_http *http);
 

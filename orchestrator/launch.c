@@ -14,7 +14,7 @@
 #include "jobcell/log.h"
 
 #define SDK_ROOT "/usr/local/lib/jobcell"
-#define MAX_ENV 96 /* the job's 64 and ours */
+#define MAX_ENV 192 /* the job's env (64), its secrets (64) and ours */
 
 static bool env_key_ok(const char *k) {
     static const char *const reserved[] = {"PATH",     "HOME",       "TMPDIR",   "LANG",
@@ -165,6 +165,23 @@ int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **o
         if (!env_key_ok(k) || !sv || json_string_length(v) > 4096 ||
             strlen(sv) != json_string_length(v)) {
             jc_err_field(err, JC_E_INVALID, "env", "env variable %.64s is not allowed", k);
+            goto out;
+        }
+        if (strv_addf(&env, err, "%s=%s", k, sv) < 0)
+            goto out;
+    }
+    /* Secrets arrive opened in the claim and become environment variables like env. Only
+     * their names may appear in an error (a setup_error reaches the job's result record). */
+    json_t *jsec = json_object_get(job, "secrets");
+    if (jsec && !json_is_object(jsec) && !json_is_null(jsec)) {
+        jc_err_field(err, JC_E_INVALID, "secrets", "secrets is not an object");
+        goto out;
+    }
+    json_object_foreach(jsec, k, v) {
+        const char *sv = json_string_value(v);
+        if (!env_key_ok(k) || !sv || json_string_length(v) > 1048576 ||
+            strlen(sv) != json_string_length(v) || json_object_get(jenv, k)) {
+            jc_err_field(err, JC_E_INVALID, "secrets", "secret %.64s is not allowed", k);
             goto out;
         }
         if (strv_addf(&env, err, "%s=%s", k, sv) < 0)

@@ -4,7 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
 #include "jobcell/auth.h"
+#include "jobcell/hmac_sig.h"
+#include "jobcell/random.h"
 #include "jobcell/log.h"
 
 #define F(k, t, m, d, lo, hi, h)                                                                   \
@@ -19,6 +23,11 @@ static const jc_cfg_field fields[] = {
       "PEM CA certificates to trust for an https:// runtime_url instead of the system store"),
     F("internal_key", JC_CFG_SECRET, internal_key, NULL, 0, 0,
       "the internal API key shared with the API server (give internal_key_file)"),
+    F("internal_key_id", JC_CFG_STRING, internal_key_id, "", 0, 0,
+      "this host's credential key id (from 'jobcell-api orchestrator add'); when set every "
+      "internal request is signed with internal_secret_file"),
+    F("internal_secret", JC_CFG_SECRET, internal_secret, NULL, 0, 0,
+      "the secret of internal_key_id (give internal_secret_file, mode 0600)"),
     F("keyring_file", JC_CFG_STRING, keyring_file, "/etc/jobcell/jwt-keys.json", 0, 0,
       "the execution-token key ring shared with the API server (mode 0600)"),
     F("orchestrator_id", JC_CFG_STRING, orchestrator_id, "", 0, 0,
@@ -143,9 +152,29 @@ static bool id_valid(const char *s) {
 }
 
 int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
-    if (!c->internal_key.data || c->internal_key.len == 0)
+    bool signing = c->internal_key_id && c->internal_key_id[0];
+    bool has_secret = c->internal_secret.data && c->internal_secret.len;
+    if (signing) {
+        if (!jc_id_valid(c->internal_key_id, "ok_", 26))
+            return jc_err_field(err, JC_E_CONFIG, "internal_key_id",
+                                "internal_key_id must be a key id as printed by 'jobcell-api "
+                                "orchestrator add' (ok_ and 26 characters)");
+        unsigned char k[JC_HMAC_SECRET_BYTES];
+        if (!has_secret)
+            return jc_err_field(err, JC_E_CONFIG, "internal_secret",
+                                "internal_key_id needs its secret: give internal_secret_file");
+        if (jc_hmac_secret_parse((const char *)c->internal_secret.data, c->internal_secret.len, k,
+                                 err) < 0)
+            return jc_err_prefix(err, "internal_secret_file");
+        OPENSSL_cleanse(k, sizeof(k));
+    } else if (has_secret) {
+        return jc_err_field(err, JC_E_CONFIG, "internal_key_id",
+                            "internal_secret_file is set but internal_key_id is not");
+    }
+    if (!signing && (!c->internal_key.data || c->internal_key.len == 0))
         return jc_err_field(err, JC_E_CONFIG, "internal_key",
-                            "internal_key is required: give internal_key_file");
+                            "internal_key is required: give internal_key_file (or sign requests "
+                            "with internal_key_id and internal_secret_file)");
     if (jc_auth_secret_check("internal_key", c->internal_key.len, err) < 0)
         return -1;
     for (size_t i = 0; i < c->internal_key.len; i++)

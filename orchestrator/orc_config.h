@@ -9,14 +9,16 @@
 #include "jobcell/config.h"
 
 typedef struct jc_orc_config {
-    char *server_url;       /* the internal API, "http://127.0.0.1:8080" */
-    char *runtime_url;      /* the runtime API jobs are relayed to */
-    char *runtime_ca_file;  /* PEM CAs for an https runtime_url; empty: the system store */
-    jc_secret internal_key; /* internal_key_file */
-    char *keyring_file;     /* the execution-token key ring (0600) */
-    char *orchestrator_id;  /* empty: generated once into state_dir */
-    char *state_dir;        /* spool, orchestrator id */
-    char *run_dir;          /* per-execution runtime directories */
+    char *server_url;          /* the internal API, "http://127.0.0.1:8080" */
+    char *runtime_url;         /* the runtime API jobs are relayed to */
+    char *runtime_ca_file;     /* PEM CAs for an https runtime_url; empty: the system store */
+    jc_secret internal_key;    /* internal_key_file */
+    char *internal_key_id;     /* this host's credential: its key id ("" when none) */
+    jc_secret internal_secret; /* internal_secret_file: the credential's 64-hex secret */
+    char *keyring_file;        /* the execution-token key ring (0600) */
+    char *orchestrator_id;     /* empty: generated once into state_dir */
+    char *state_dir;           /* spool, orchestrator id */
+    char *run_dir;             /* per-execution runtime directories */
     int64_t slots;
     int64_t uid_base;
     char *profile_dir;

@@ -11,6 +11,7 @@
 #include <openssl/crypto.h>
 
 #include "handlers.h"
+#include "internal_auth.h"
 #include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
@@ -45,12 +46,6 @@ static int query_int(jc_req *req, const char *name, int64_t def, int64_t lo, int
     return 0;
 }
 
-static void audit(jc_req *req, const char *kind, json_t *fields) {
-    jc_err ignored;
-    jc_store_audit(jc_req_api(req)->store, kind, fields, jc_time_now_ms(), &ignored);
-    json_decref(fields);
-}
-
 /* ---- health and metrics --------------------------------------------------------------- */
 
 static int get_health(jc_req *req, jc_err *err) {
@@ -76,6 +71,16 @@ static int get_metrics(jc_req *req, jc_err *err) {
     _cleanup_free_ char *text = jc_metrics_render(api->metrics, api->store, &len);
     if (!text)
         return jc_err_set(err, JC_E_INTERNAL, "metrics rendering failed");
+    _cleanup_free_ char *auth = api->iauth ? jc_iauth_metrics_text(api->iauth) : NULL;
+    if (auth) {
+        size_t alen = strlen(auth);
+        char *both = realloc(text, len + alen + 1);
+        if (!both)
+            return jc_err_set(err, JC_E_INTERNAL, "metrics rendering failed");
+        memcpy(both + len, auth, alen + 1);
+        text = both;
+        len += alen;
+    }
     return jc_reply_bytes(req, 200, "text/plain; version=0.0.4", text, len, err);
 }
 
@@ -98,6 +103,7 @@ static json_t *job_with_executions(jc_api *api, const jc_job *job, jc_err *err) 
 
 static int post_job(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
+    jc_req_audit_op(req, "job_submit", "");
     const jc_principal *who = jc_req_principal(req);
     json_t *body = jc_req_json(req, err);
     if (!body)
@@ -126,6 +132,9 @@ static int post_job(jc_req *req, jc_err *err) {
     snprintf(job.latest_execution_id, sizeof(job.latest_execution_id), "%s", exe.id);
     snprintf(exe.job_id, sizeof(exe.job_id), "%s", job.id);
     snprintf(exe.owner, sizeof(exe.owner), "%s", who->user);
+    jc_req_audit_op(req, "job_submit", job.id);
+    if (jc_job_seal_secrets(api, f.secrets, who->user, job.id, spec, err) < 0)
+        return -1;
     _cleanup_json_ json_t *answer = jc_job_json(&job, true);
     json_t *arr = json_array();
     json_array_append_new(arr, jc_execution_json(&exe));
@@ -216,6 +225,7 @@ static int get_job(jc_req *req, jc_err *err) {
 static int cancel_job(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     const char *id = jc_req_param(req, "id");
+    jc_req_audit_op(req, "job_cancel", id);
     size_t blen;
     jc_req_body(req, &blen);
     if (blen && !jc_req_json_object(req, (const char *const[]){NULL}, err))
@@ -223,9 +233,6 @@ static int cancel_job(jc_req *req, jc_err *err) {
     jc_cancel_outcome outcome;
     if (jc_store_job_cancel(api->store, id, scope_of(req), jc_time_now_ms(), &outcome, err) < 0)
         return -1;
-    audit(req, "cancel",
-          json_pack("{s:s, s:s, s:s}", "job", id, "by", jc_req_principal(req)->user, "outcome",
-                    outcome == JC_CANCEL_NOW ? "canceled" : "requested"));
     jc_job job;
     if (jc_store_job_get(api->store, id, NULL, &job, err) < 0)
         return -1;
@@ -338,6 +345,7 @@ static int put_var(jc_req *req, jc_err *err) {
     const char *key = var_key(req, err);
     if (!key)
         return -1;
+    jc_req_audit_op(req, "variable_write", key); /* the key's name, never its value */
     json_t *body = jc_req_json_object(req, (const char *const[]){"value", NULL}, err);
     if (!body)
         return -1;
@@ -359,6 +367,8 @@ static int put_var(jc_req *req, jc_err *err) {
 
 static int delete_var(jc_req *req, jc_err *err) {
     const char *key = var_key(req, err);
+    if (key)
+        jc_req_audit_op(req, "variable_delete", key);
     if (!key ||
         jc_store_var_delete(jc_req_api(req)->store, jc_req_principal(req)->user, key, err) < 0)
         return -1;
@@ -409,6 +419,7 @@ int jc_api_token_issue(jc_store *st, const char *name, const char *user, const c
 
 static int post_token(jc_req *req, jc_err *err) {
     const jc_principal *who = jc_req_principal(req);
+    jc_req_audit_op(req, "token_create", "");
     json_t *body =
         jc_req_json_object(req, (const char *const[]){"name", "user", "role", NULL}, err);
     if (!body)
@@ -430,9 +441,7 @@ static int post_token(jc_req *req, jc_err *err) {
                            user ? json_string_value(user) : who->user,
                            role ? json_string_value(role) : "user", &tok, secret, err) < 0)
         return -1;
-    audit(req, "token_create",
-          json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role, "by",
-                    who->user));
+    jc_req_audit_op(req, "token_create", tok.id);
     json_t *o = token_json(&tok);
     json_object_set_new(o, "token", json_string(secret));
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -453,10 +462,9 @@ static int list_tokens(jc_req *req, jc_err *err) {
 
 static int delete_token(jc_req *req, jc_err *err) {
     const char *id = jc_req_param(req, "id");
+    jc_req_audit_op(req, "token_delete", id);
     if (jc_store_token_delete(jc_req_api(req)->store, id, scope_of(req), err) < 0)
         return -1;
-    audit(req, "token_delete",
-          json_pack("{s:s, s:s}", "id", id, "by", jc_req_principal(req)->user));
     return jc_reply_empty(req, 204, err);
 }
 

@@ -12,6 +12,7 @@
 
 #include "jobcell/config.h"
 #include "jobcell/jwt.h"
+#include "jobcell/seal.h"
 #include "http.h"
 #include "store.h"
 
@@ -26,6 +27,7 @@ typedef struct jc_api_config {
     int64_t store_statement_timeout_ms;
     jc_secret internal_key;
     char *jwt_keyring_file;
+    char *master_key_file; /* "" when secrets at rest are not configured */
     char *profile_dir;
     char *log_level;
     int64_t threads;
@@ -58,9 +60,25 @@ typedef struct jc_api_config {
     int64_t runtime_rate;
     int64_t runtime_burst;
     int64_t idempotency_ttl_s;
+    /* the audit trail (audit.h) */
+    int64_t audit_queue;
+    int64_t audit_aggregate_s;
+    int64_t audit_retention_days;
+    /* signed internal requests and the auth-failure limit (internal_auth.c) */
+    bool require_hmac;
+    int64_t rotation_grace_s;
+    int64_t replay_cache_entries;
+    int64_t auth_fail_per_minute;
+    int64_t auth_fail_block_s;
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;
+
+/* Open the store a configuration names: PostgreSQL when store.url is set, else the SQLite
+ * store_path (api_config.c). Owned: jc_store_close. */
+jc_store *jc_api_open_store(const jc_api_config *cfg, jc_err *err);
+/* What logs and messages may say about that store (a URL may hold a password). */
+const char *jc_api_store_label(const jc_api_config *cfg);
 
 typedef struct jc_metrics jc_metrics;
 
@@ -69,10 +87,13 @@ struct jc_api {
     jc_store *store;
     jc_jwt_keyring *keyring; /* loaded at start; the runtime API verifies tokens with it */
     jc_metrics *metrics;
-    char **profiles; /* known seccomp profile names (sorted), NULL-terminated */
+    struct jc_audit *audit; /* the audit trail's queue (audit.h); NULL: events are not kept */
+    jc_master_ring *master; /* NULL when master_key_file is not set: secrets are refused */
+    char **profiles;        /* known seccomp profile names (sorted), NULL-terminated */
     char **profile_descriptions;
     size_t nprofiles;
-    void *runtime_state; /* free for the runtime routes' own state (rate limits …) */
+    void *runtime_state;    /* free for the runtime routes' own state (rate limits …) */
+    struct jc_iauth *iauth; /* signed-request replay cache, auth-failure limit, counters */
 };
 
 /* Wake every suspended claim long-poll (work was queued). Safe from any thread. */

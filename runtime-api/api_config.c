@@ -27,6 +27,9 @@ static const jc_cfg_field fields[] = {
       "shared key of the orchestrators, at least 32 bytes (give internal_key_file)"),
     F("jwt_keyring_file", JC_CFG_STRING, jwt_keyring_file, NULL, 0, 0,
       "execution-token key ring file (JSON, mode 0600)"),
+    F("master_key_file", JC_CFG_STRING, master_key_file, "", 0, 0,
+      "master key file (JSON, mode 0600) that encrypts the secrets kept in the database; "
+      "empty: features that store secrets are refused"),
     F("profile_dir", JC_CFG_STRING, profile_dir, "", 0, 0,
       "directory of seccomp profiles (*.json); empty: profiles/ beside the program"),
     F("log_level", JC_CFG_STRING, log_level, "info", 0, 0, "debug, info, warn or error"),
@@ -77,6 +80,51 @@ static const jc_cfg_field fields[] = {
       "runtime API burst per execution"),
     F("idempotency_ttl_s", JC_CFG_INT, idempotency_ttl_s, "86400", 60, 2592000,
       "how long an Idempotency-Key is remembered"),
+    F("audit.queue_size", JC_CFG_INT, audit_queue, "8192", 16, 1048576,
+      "audit events held in memory before new ones are dropped (and counted)"),
+    F("audit.aggregate_s", JC_CFG_INT, audit_aggregate_s, "10", 0, 3600,
+      "window of aggregated successful machine authentications (0: one row per request)"),
+    F("audit.retention_days", JC_CFG_INT, audit_retention_days, "90", 1, 36500,
+      "days audit events are kept before housekeeping deletes them"),
+    F("internal_auth.require_hmac", JC_CFG_BOOL, require_hmac, "false", 0, 0,
+      "refuse the shared internal key: every internal request must be signed"),
+    F("internal_auth.rotation_grace_s", JC_CFG_INT, rotation_grace_s, "86400", 0, 2592000,
+      "how long a rotated-out orchestrator secret stays valid (seconds)"),
+    F("internal_auth.replay_cache_entries", JC_CFG_INT, replay_cache_entries, "131072", 1024,
+      16777216, "signed requests remembered against replay (about 300 s of traffic)"),
+    F("auth_fail_limit.per_minute", JC_CFG_INT, auth_fail_per_minute, "20", 0, 1000000,
+      "authentication failures a minute from one address before it is blocked (0: no limit)"),
+    F("auth_fail_limit.block_s", JC_CFG_INT, auth_fail_block_s, "60", 1, 86400,
+      "how long a blocked address gets 429 (seconds)"),
 };
 
 const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};
+
+/* ---- the store of a configuration ---------------------------------------------------- */
+
+/* Where the store is: store.url (PostgreSQL) when set, else the SQLite store_path. */
+static const char *store_location(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? cfg->store_url : cfg->store_path;
+}
+
+/* What the logs may say about the store: a URL may hold a password, so only the backend
+ * is named for PostgreSQL. */
+const char *jc_api_store_label(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? "postgresql" : cfg->store_path;
+}
+
+jc_store *jc_api_open_store(const jc_api_config *cfg, jc_err *err) {
+    const char *where = store_location(cfg);
+    if (cfg->store_url && *cfg->store_url && !jc_store_location_is_pg(cfg->store_url))
+        return jc_err_field(err, JC_E_CONFIG, "store.url",
+                            "store.url must be a postgres:// URL or a key=value conninfo"),
+               NULL;
+    jc_store_options o = {
+        .path = where,
+        .busy_timeout_ms = 10000,
+        .kill_grace_s = cfg->kill_grace_s,
+        .password = cfg->store_password.len ? (const char *)cfg->store_password.data : NULL,
+        .pool_size = (int)cfg->store_pool_size,
+        .statement_timeout_ms = (int)cfg->store_statement_timeout_ms};
+    return jc_store_open(&o, err);
+}

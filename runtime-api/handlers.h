@@ -13,11 +13,21 @@ typedef struct jc_job_fields {
     int priority;
     int64_t timeout_s;
     int64_t scheduled_for; /* 0: none */
+    const json_t *secrets; /* borrowed from the body: the validated `secrets`, NULL: none */
 } jc_job_fields;
+
+/* The kind of sealed value a job's secrets are (seal.h AAD: owner = job owner, id = job). */
+#define JC_SEALED_JOB_SECRETS "job_secrets"
 
 /* Validate a job spec against PROTOCOL.md and the configured limits. Errors name the
  * field (invalid_field / unknown_field). */
 int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err *err);
+/* Seal a job's validated secrets (NULL: nothing to do) into spec["secrets"] for the row
+ * (owner, job_id). Without a master key: JC_E_UNAVAILABLE naming master_key_file. */
+int jc_job_seal_secrets(jc_api *api, const json_t *secrets, const char *owner, const char *job_id,
+                        json_t *spec, jc_err *err);
+/* Open a stored job's secrets: an owned object ({} when it has none), NULL on failure. */
+json_t *jc_job_open_secrets(jc_api *api, const jc_job *job, jc_err *err);
 /* Variable key rule: ^[A-Za-z_][A-Za-z0-9_.-]{0,127}$ */
 bool jc_variable_key_valid(const char *key);
 

@@ -117,5 +117,13 @@ void jc_req_close_connection(jc_req *req);
 /* Count an authentication failure (metrics and audit): group is the route group, reason
  * a fixed word ("missing", "malformed", "wrong_key", "invalid_token:expired", …). */
 void jc_req_auth_failure(jc_req *req, const char *reason);
+/* Record who authenticated (audit trail): scheme "token", "bearer", "hmac" or "jwt"; actor
+ * type "user", "orchestrator" or "execution"; the actor's id; the key version (kid, token
+ * id). The strings are copied except scheme, which must be a static word. */
+void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
+                       const char *key_version);
+/* Mark the request as a data operation for the audit trail: kind ("job_submit", …) and the
+ * object it acts on (an id or a name, never a value). Its outcome comes from the answer. */
+void jc_req_audit_op(jc_req *req, const char *kind, const char *target);
 
 #endif

@@ -91,8 +91,33 @@ typedef struct claim_wait {
     char names[4][8];
 } claim_wait;
 
-static json_t *claim_json(const jc_claim *c) {
+/* A claim whose secrets cannot be opened must not run without them: it ends at once as a
+ * setup_error naming the step, and its orchestrator never sees it. */
+static void fail_claim_secrets(jc_api *api, const jc_claim *c, const jc_err *why) {
+    _cleanup_json_ json_t *result =
+        json_pack("{s:s, s:n, s:n, s:{s:s, s:i, s:s}}", "reason", "setup_error", "exit_code",
+                  "signal", "setup_error", "step", "secrets", "errno", 0, "message", why->msg);
+    jc_exe_status status;
+    jc_err err;
+    if (jc_store_complete(api->store, c->exe.id, c->exe.orchestrator_id, c->exe.lease_token, result,
+                          jc_time_now_ms(), &status, &err) < 0)
+        jc_log(JC_LOG_ERROR, "failing an execution whose secrets do not open failed", "exe",
+               c->exe.id, "error", err.msg, NULL);
+    jc_log(JC_LOG_ERROR, "job secrets do not open: execution failed", "exe", c->exe.id, "job",
+           c->exe.job_id, "error", why->msg, NULL);
+}
+
+/* The claim as the orchestrator gets it, secrets opened (the only place they leave the
+ * store in clear). NULL when the secrets do not open (the execution was failed). */
+static json_t *claim_json(jc_api *api, const jc_claim *c) {
+    jc_err serr;
+    json_t *secrets = jc_job_open_secrets(api, &c->job, &serr);
+    if (!secrets) {
+        fail_claim_secrets(api, c, &serr);
+        return NULL;
+    }
     json_t *job = json_object();
+    json_object_set_new(job, "secrets", secrets);
     static const char *const keys[] = {"runtime",   "script",  "input",   "env", "resources",
                                        "timeout_s", "network", "profile", NULL};
     for (size_t i = 0; keys[i]; i++) {
@@ -164,7 +189,10 @@ static int post_claims(jc_req *req, jc_err *err) {
         if (n > 0 || now >= w->deadline) {
             json_t *arr = json_array();
             for (size_t i = 0; i < n; i++) {
-                json_array_append_new(arr, claim_json(&claims[i]));
+                json_t *cj = claim_json(api, &claims[i]);
+                if (!cj)
+                    continue;
+                json_array_append_new(arr, cj);
                 jc_log(JC_LOG_INFO, "claimed", "exe", claims[i].exe.id, "job", claims[i].exe.job_id,
                        "orchestrator", jc_req_orchestrator(req), NULL);
             }

@@ -14,6 +14,9 @@
 #include "jobcell/auth.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
+#include "audit.h"
+#include "internal_auth.h"
+#include "keys.h"
 #include "schedules.h"
 #include "server.h"
 #include "store_export.h"
@@ -46,6 +49,8 @@ static void usage(FILE *out) {
             "                                           empty store (SQLite or PostgreSQL)\n"
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
+            "  keys CLASS ACTION [OPTIONS]              manage key files and rotate keys\n"
+            "  orchestrator add|ls|revoke|rotate ...    manage orchestrator credentials\n"
             "\n"
             "Run 'jobcell-api COMMAND --help' for the options of a command.\n");
 }
@@ -84,31 +89,12 @@ static int load_config(jc_api_config *cfg, int argc, char **argv, jc_err *err) {
     return 0;
 }
 
-/* Where the store is: store.url (PostgreSQL) when set, else the SQLite store_path. */
-static const char *store_location(const jc_api_config *cfg) {
-    return cfg->store_url && *cfg->store_url ? cfg->store_url : cfg->store_path;
-}
-
-/* What the logs may say about the store: a URL may hold a password, so only the backend
- * is named for PostgreSQL. */
-static const char *store_label(const jc_api_config *cfg) {
-    return cfg->store_url && *cfg->store_url ? "postgresql" : cfg->store_path;
-}
-
 static jc_store *open_store(const jc_api_config *cfg, jc_err *err) {
-    const char *where = store_location(cfg);
-    if (cfg->store_url && *cfg->store_url && !jc_store_location_is_pg(cfg->store_url))
-        return jc_err_field(err, JC_E_CONFIG, "store.url",
-                            "store.url must be a postgres:// URL or a key=value conninfo"),
-               NULL;
-    jc_store_options o = {
-        .path = where,
-        .busy_timeout_ms = 10000,
-        .kill_grace_s = cfg->kill_grace_s,
-        .password = cfg->store_password.len ? (const char *)cfg->store_password.data : NULL,
-        .pool_size = (int)cfg->store_pool_size,
-        .statement_timeout_ms = (int)cfg->store_statement_timeout_ms};
-    return jc_store_open(&o, err);
+    return jc_api_open_store(cfg, err);
+}
+
+static const char *store_label(const jc_api_config *cfg) {
+    return jc_api_store_label(cfg);
 }
 
 /* Work queued by another server on the same database: wake this one's long-polls. */
@@ -189,10 +175,12 @@ static int cmd_serve(int argc, char **argv) {
         goto out_cfg;
     /* The internal key is the orchestrators' only credential: refuse to run without a
      * strong one rather than serve an internal API anyone could guess. */
-    if (jc_auth_secret_check("internal_key", cfg.internal_key.len, &err) <= 0) {
+    int key_state = jc_auth_secret_check("internal_key", cfg.internal_key.len, &err);
+    if (key_state < 0 || (key_state == 0 && !cfg.require_hmac)) {
         if (err.code == JC_E_OK)
             jc_err_set(&err, JC_E_CONFIG,
-                       "internal_key is not set: give internal_key_file (at least %d bytes)",
+                       "internal_key is not set: give internal_key_file (at least %d bytes), "
+                       "or set internal_auth.require_hmac",
                        JC_AUTH_MIN_SECRET);
         goto out_cfg;
     }
@@ -203,13 +191,34 @@ static int cmd_serve(int argc, char **argv) {
     api.keyring = jc_jwt_keyring_load(cfg.jwt_keyring_file, &err);
     if (!api.keyring)
         goto out_cfg;
+    /* Without a master key nothing secret is stored: requests that need one are refused
+     * with a message naming master_key_file, never stored in clear. */
+    if (cfg.master_key_file && *cfg.master_key_file &&
+        !(api.master = jc_master_ring_load(cfg.master_key_file, &err)))
+        goto out;
     if (jc_api_load_profiles(&api, &err) < 0)
         goto out;
     api.metrics = jc_metrics_new();
+    jc_iauth iauth = {.replay = jc_replay_cache_new((size_t)cfg.replay_cache_entries),
+                      .limit =
+                          jc_addr_limit_new(4096, cfg.auth_fail_per_minute, cfg.auth_fail_block_s)};
+    api.iauth = &iauth;
+    if (!iauth.replay || (cfg.auth_fail_per_minute > 0 && !iauth.limit)) {
+        jc_err_sys(&err, ENOMEM, "authentication tables");
+        goto out;
+    }
+    if (cfg.require_hmac && !api.master)
+        jc_log(JC_LOG_WARN,
+               "internal_auth.require_hmac is set but master_key_file is not: no internal "
+               "request can authenticate",
+               NULL);
     api.store = open_store(&cfg, &err);
     if (!api.metrics || !api.store)
         goto out;
     if (jc_store_on_work(api.store, work_elsewhere, &api, &err) < 0)
+        goto out;
+    api.audit = jc_audit_start(api.store, (size_t)cfg.audit_queue, cfg.audit_aggregate_s, &err);
+    if (!api.audit)
         goto out;
     /* Orchestrators kept running while we were down: give their leases one period to
      * heartbeat before the reaper may call anything lost. */
@@ -232,6 +241,7 @@ static int cmd_serve(int argc, char **argv) {
     }
     if (jc_admin_routes(main_router, &api, &err) < 0 ||
         jc_schedule_routes(main_router, &api, &err) < 0 ||
+        jc_audit_routes(main_router, &api, &err) < 0 ||
         jc_internal_routes(main_router, &api, &err) < 0) {
         jc_router_free(main_router);
         jc_router_free(runtime_router);
@@ -272,10 +282,16 @@ out:
         pthread_join(reaper_thread, NULL);
     }
     jc_server_stop(server);
+    jc_audit_stop(api.audit); /* after the server: the last requests' events are written */
     jc_store_close(api.store);
     jc_metrics_free(api.metrics);
     jc_api_free_profiles(&api);
     jc_jwt_keyring_free(api.keyring);
+    jc_master_ring_free(api.master);
+    if (api.iauth) {
+        jc_replay_cache_free(api.iauth->replay);
+        jc_addr_limit_free(api.iauth->limit);
+    }
 out_cfg:
     if (rc != 0)
         fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");
@@ -417,10 +433,11 @@ static int cmd_token(int argc, char **argv) {
     char secret[JC_API_TOKEN_LEN + 1];
     if (jc_api_token_issue(st, name, user, role, &tok, secret, &err) < 0)
         goto out;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "id", tok.id, "user", tok.user, "role", tok.role,
-                          "by", "jobcell-api token create");
-    jc_store_audit(st, "token_create", f, jc_time_now_ms(), &err);
-    json_decref(f);
+    jc_audit_event ev;
+    jc_api_operator_event(&ev, "token_create", tok.id);
+    jc_err aerr;
+    if (jc_store_audit_append(st, &ev, 1, &aerr) < 0)
+        fprintf(stderr, "jobcell-api token create: warning: audit: %s\n", aerr.msg);
     printf("%s\n", secret);
     fflush(stdout);
     OPENSSL_cleanse(secret, sizeof(secret));
@@ -464,6 +481,10 @@ int main(int argc, char **argv) {
         return cmd_export_import(argc - 1, argv + 1, false);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "keys") == 0)
+        return jc_api_cmd_keys(argc - 1, argv + 1);
+    if (strcmp(cmd, "orchestrator") == 0)
+        return jc_api_cmd_orchestrator(argc - 1, argv + 1);
     fprintf(stderr, "jobcell-api: unknown command '%s'\n\n", cmd);
     usage(stderr);
     return 2;

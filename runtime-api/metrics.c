@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "api.h"
+#include "audit.h"
 #include "schedules.h"
 
 static const char *const groups[] = {"health",   "metrics",   "jobs",    "executions",
@@ -201,6 +202,10 @@ char *jc_metrics_render(jc_metrics *m, jc_store *st, size_t *len) {
             put(&b, "jobcell_executions{status=\"%s\"} %" PRId64 "\n",
                 jc_exe_status_name((jc_exe_status)s), counts[s]);
     }
+    char *audit = jc_audit_metrics_text(jc_audit_global);
+    if (audit)
+        put(&b, "%s", audit);
+    free(audit);
     char *schedules = jc_scheduler_metrics_text();
     if (schedules)
         put(&b, "%s", schedules);

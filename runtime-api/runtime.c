@@ -266,6 +266,7 @@ static int authorize_read(jc_req *req, const char *path_exe, const char *read_ke
         tc_store(token, token_len, &ctx->claims);
     }
 
+    jc_req_audit_auth(req, "jwt", "execution", ctx->claims.execution_id, ctx->claims.kid);
     if (path_exe && strcmp(path_exe, ctx->claims.execution_id) != 0) {
         jc_req_auth_failure(req, "execution_mismatch");
         return jc_err_set(err, JC_E_FORBIDDEN, "execution ID mismatch");
@@ -438,17 +439,6 @@ static int get_context(jc_req *req, jc_err *err) {
     return reply_ok(req, d, err);
 }
 
-static void audit_variable(jc_req *req, const runtime_ctx *ctx, const char *op, const char *key) {
-    /* who, which execution, which key: never the value */
-    jc_api *api = jc_req_api(req);
-    json_t *f = json_pack("{s:s, s:s, s:s, s:s}", "owner", ctx->exe.owner, "execution", ctx->exe.id,
-                          "key", key, "op", op);
-    jc_err aerr = {0};
-    if (f && jc_store_audit(api->store, "variable_write", f, jc_time_now_ms(), &aerr) < 0)
-        jc_log(JC_LOG_WARN, "audit failed", "error", aerr.msg, NULL);
-    json_decref(f);
-}
-
 /* The hot route: the token check, the claim check and the read are one store read. */
 static int get_variable(jc_req *req, jc_err *err) {
     runtime_ctx ctx __attribute__((cleanup(ctx_clear)));
@@ -479,6 +469,7 @@ static int put_variable(jc_req *req, jc_err *err) {
     const char *key = jc_req_param(req, "key");
     if (check_key(key, err) < 0)
         return -1;
+    jc_req_audit_op(req, "variable_write", key); /* the key's name, never its value */
     json_t *body = jc_req_json_object(req, allowed, err);
     if (!body)
         return -1;
@@ -492,7 +483,6 @@ static int put_variable(jc_req *req, jc_err *err) {
                             (long long)api->cfg->max_variable_bytes);
     if (jc_store_var_put(api->store, ctx.exe.owner, key, value, jc_time_now_ms(), err) < 0)
         return -1;
-    audit_variable(req, &ctx, "put", key);
     return reply_ok(req, NULL, err);
 }
 
@@ -503,12 +493,12 @@ static int delete_variable(jc_req *req, jc_err *err) {
     const char *key = jc_req_param(req, "key");
     if (check_key(key, err) < 0)
         return -1;
+    jc_req_audit_op(req, "variable_delete", key);
     if (jc_store_var_delete(jc_req_api(req)->store, ctx.exe.owner, key, err) < 0) {
         if (err->code == JC_E_NOT_FOUND)
             jc_err_set(err, JC_E_NOT_FOUND, "variable not found");
         return -1;
     }
-    audit_variable(req, &ctx, "delete", key);
     return reply_ok(req, NULL, err);
 }
 

@@ -45,10 +45,7 @@ static bool name_valid(const char *s) {
 }
 
 static void audit(jc_req *req, const char *kind, const char *id) {
-    jc_err ignored;
-    json_t *f = json_pack("{s:s, s:s}", "schedule", id, "by", jc_req_principal(req)->user);
-    jc_store_audit(jc_req_api(req)->store, kind, f, jc_time_now_ms(), &ignored);
-    json_decref(f);
+    jc_req_audit_op(req, kind, id); /* written with the request's outcome (audit.h) */
 }
 
 static json_t *time_or_null(int64_t ms) {
@@ -148,6 +145,12 @@ static int apply_fields(jc_api *api, const json_t *body, jc_schedule *s, jc_err 
                 jc_err_prefix(err, "job");
             }
             return -1;
+        }
+        if (f.secrets) {
+            /* secrets are sealed to one job's id; a schedule's jobs get new ids each run */
+            json_decref(f.spec);
+            return jc_err_field(err, JC_E_INVALID, "job.secrets",
+                                "job.secrets cannot be used in a schedule");
         }
         json_decref(s->job);
         s->job = f.spec;

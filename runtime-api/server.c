@@ -22,6 +22,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "audit.h"
+#include "internal_auth.h"
 #include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
@@ -31,7 +33,6 @@
 #define MAX_SEGMENTS 16
 #define MAX_HEADERS 8
 #define MAX_QUERY 8
-#define AUDIT_PER_SECOND 20
 #define DEFAULT_MAX_BODY (256 * 1024)
 
 typedef struct route {
@@ -84,6 +85,7 @@ struct jc_req {
     listener *l;
     char method[16];
     char *path;
+    char *target; /* the request target exactly as received: path and query (signed) */
     const route *route;
     char *pnames[MAX_PARAMS], *pvalues[MAX_PARAMS];
     size_t nparams;
@@ -97,6 +99,10 @@ struct jc_req {
     bool has_principal;
     char orc[65];
     bool has_orc;
+    /* what an auth failure records beside its reason: values from the store only */
+    const char *auth_scheme;
+    char auth_key_id[40];
+    char auth_actor[65];
     /* the answer */
     unsigned status;
     struct MHD_Response *resp;
@@ -110,6 +116,15 @@ struct jc_req {
     void *state;
     void (*state_free)(void *);
     jc_err early; /* an error found before the handler runs (413, 415, 404, 405) */
+    /* the audit trail (audit.h): how the caller authenticated, what it did */
+    const char *audit_scheme; /* static word; NULL: no authentication happened */
+    char audit_actor_type[16];
+    char audit_actor[130];
+    char audit_key[130];
+    const char *audit_reason; /* static word of the failure or error */
+    bool audit_failed;
+    char audit_kind[32];
+    char audit_target[130];
     unsigned early_status;
     struct follow *follow;
 };
@@ -351,12 +366,17 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     }
     if (req->extra && !internal)
         json_object_update(body, req->extra);
+    if (!req->audit_failed)
+        req->audit_reason = code;
     if (req->resp)
         MHD_destroy_response(req->resp);
     req->resp = json_response(body);
     req->status = status;
     json_decref(body);
-    if (status == 429 && req->resp)
+    bool has_retry = false;
+    for (size_t i = 0; i < req->nheaders; i++)
+        has_retry = has_retry || strcasecmp(req->hnames[i], "Retry-After") == 0;
+    if (status == 429 && req->resp && !has_retry)
         MHD_add_response_header(req->resp, "Retry-After", "1");
 }
 
@@ -520,28 +540,92 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     jc_api *api = req->l->api;
     const char *group = req->route && req->route->opts.group ? req->route->opts.group : "other";
     jc_metrics_auth_failure(api->metrics, group, reason);
+    const char *scheme = req->auth_scheme ? req->auth_scheme : "";
     jc_log(JC_LOG_WARN, "authentication failed", "group", group, "reason", reason, "remote",
-           req->remote, NULL);
-    /* Every failure is counted; at most AUDIT_PER_SECOND of them are written to the store,
-     * so a flood of bad credentials cannot turn into a flood of writes. */
-    static pthread_mutex_t audit_lock = PTHREAD_MUTEX_INITIALIZER;
-    static int64_t audit_second;
-    static unsigned audit_count;
-    int64_t second = jc_time_mono_ms() / 1000;
-    pthread_mutex_lock(&audit_lock);
-    if (second != audit_second) {
-        audit_second = second;
-        audit_count = 0;
+           req->remote, "scheme", scheme, "key", req->auth_key_id, "orchestrator", req->auth_actor,
+           NULL);
+    /* The runtime listener is left out: every job of a host calls from its orchestrator's
+     * address, so one hostile job would block all of them (it has its own strikes). */
+    if (!req->l->runtime && api->iauth &&
+        jc_addr_limit_fail(api->iauth->limit, req->remote, jc_time_mono_ms())) {
+        __atomic_fetch_add(&api->iauth->blocks_started, 1, __ATOMIC_RELAXED);
+        jc_log(JC_LOG_WARN, "address blocked after repeated authentication failures", "remote",
+               req->remote, NULL);
     }
-    bool write = audit_count++ < AUDIT_PER_SECOND;
-    pthread_mutex_unlock(&audit_lock);
-    if (!write)
+    /* The audit event is written when the request ends (audit_request); a flood of bad
+     * credentials fills the bounded audit queue and is counted as dropped, never blocks. */
+    req->audit_failed = true;
+    req->audit_reason = reason;
+}
+
+void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
+                       const char *key_version) {
+    req->audit_scheme = scheme;
+    jc_audit_set(req->audit_actor_type, sizeof(req->audit_actor_type), actor_type);
+    jc_audit_set(req->audit_actor, sizeof(req->audit_actor), actor);
+    jc_audit_set(req->audit_key, sizeof(req->audit_key), key_version);
+}
+
+void jc_req_audit_op(jc_req *req, const char *kind, const char *target) {
+    jc_audit_set(req->audit_kind, sizeof(req->audit_kind), kind);
+    jc_audit_set(req->audit_target, sizeof(req->audit_target), target);
+}
+
+/* The scheme a route authenticates with, for failures (nobody was recognised). */
+static const char *route_scheme(const jc_req *req) {
+    if (req->l->runtime)
+        return "jwt";
+    switch (req->route ? req->route->opts.auth : JC_AUTH_NONE) {
+    case JC_AUTH_USER:
+    case JC_AUTH_ADMIN: return "token";
+    case JC_AUTH_INTERNAL: return "bearer";
+    default: return "none";
+    }
+}
+
+/* One audit event per request that made an auth decision or a data operation. */
+static void audit_request(jc_req *req, const char *group, int64_t micros) {
+    jc_api *api = req->l->api;
+    if (!api->audit || !req->route)
         return;
-    json_t *f =
-        json_pack("{s:s, s:s, s:s}", "group", group, "reason", reason, "remote", req->remote);
-    jc_err ignored;
-    jc_store_audit(api->store, "auth_failure", f, jc_time_now_ms(), &ignored);
-    json_decref(f);
+    if (!req->audit_failed && !req->audit_scheme && !req->audit_kind[0])
+        return; /* public routes (/health) and requests that never reached authentication */
+    jc_audit_event ev;
+    memset(&ev, 0, sizeof(ev));
+    unsigned status = req->status ? req->status : 500;
+    JC_AUDIT_SET(&ev, group, group);
+    JC_AUDIT_SET(&ev, remote, req->remote);
+    ev.status = status;
+    ev.latency_us = micros;
+    if (req->audit_failed) {
+        /* Bounded cardinality: whatever the caller presented, it is "unknown" — except an
+         * orchestrator credential found in the store (its owner and key id come from the
+         * store, not from the request). */
+        bool known = req->auth_actor[0] != '\0';
+        JC_AUDIT_SET(&ev, kind, "auth");
+        JC_AUDIT_SET(&ev, actor_type, known ? "orchestrator" : "unknown");
+        JC_AUDIT_SET(&ev, actor, known ? req->auth_actor : "unknown");
+        JC_AUDIT_SET(&ev, key_version, req->auth_key_id);
+        JC_AUDIT_SET(&ev, scheme,
+                     req->auth_scheme    ? req->auth_scheme
+                     : req->audit_scheme ? req->audit_scheme
+                                         : route_scheme(req));
+        JC_AUDIT_SET(&ev, outcome, "failure");
+        JC_AUDIT_SET(&ev, reason, req->audit_reason ? req->audit_reason : "unknown");
+    } else {
+        JC_AUDIT_SET(&ev, kind, req->audit_kind[0] ? req->audit_kind : "auth");
+        JC_AUDIT_SET(&ev, actor_type, req->audit_actor_type[0] ? req->audit_actor_type : "unknown");
+        JC_AUDIT_SET(&ev, actor, req->audit_actor[0] ? req->audit_actor : "unknown");
+        JC_AUDIT_SET(&ev, scheme, req->audit_scheme ? req->audit_scheme : route_scheme(req));
+        JC_AUDIT_SET(&ev, key_version, req->audit_key);
+        JC_AUDIT_SET(&ev, target, req->audit_target);
+        JC_AUDIT_SET(&ev, outcome, status < 400 ? "success" : status == 403 ? "denied" : "error");
+        JC_AUDIT_SET(&ev, reason,
+                     status < 400        ? "ok"
+                     : req->audit_reason ? req->audit_reason
+                                         : "error");
+    }
+    jc_audit_emit(api->audit, &ev);
 }
 
 /* ---- authentication -------------------------------------------------------------------- */
@@ -560,11 +644,105 @@ static bool orchestrator_id_valid(const char *s) {
     return true;
 }
 
+/* The X-JC-* headers of a request. Any header of that family commits the request to the
+ * signed path: someone holding the shared key must not be able to add junk signature
+ * headers and be judged by the bearer rules instead. */
+typedef struct jc_headers {
+    const char *key_id, *timestamp, *signature;
+    unsigned count, duplicates, unknown;
+} jc_headers;
+
+static enum MHD_Result collect_jc_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                         const char *value) {
+    (void)kind;
+    jc_headers *h = cls;
+    if (strncasecmp(key, "X-JC-", 5) != 0)
+        return MHD_YES;
+    h->count++;
+    const char **slot = strcasecmp(key, "X-JC-Key-Id") == 0      ? &h->key_id
+                        : strcasecmp(key, "X-JC-Timestamp") == 0 ? &h->timestamp
+                        : strcasecmp(key, "X-JC-Signature") == 0 ? &h->signature
+                                                                 : NULL;
+    if (!slot)
+        h->unknown++;
+    else if (*slot)
+        h->duplicates++;
+    else
+        *slot = value ? value : "";
+    return MHD_YES;
+}
+
+static int internal_refuse(jc_req *req, const char *reason, jc_err *err) {
+    jc_req_auth_failure(req, reason);
+    return jc_err_set(err, JC_E_AUTH, "invalid credentials");
+}
+
+/* /internal/v1: a signed request (X-JC-*) or, unless internal_auth.require_hmac, the shared
+ * bearer key; X-Orchestrator-ID on both. */
+static int authenticate_internal(jc_req *req, jc_err *err) {
+    jc_api *api = req->l->api;
+    jc_headers h = {0};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_jc_header, &h);
+    req->auth_scheme = h.count ? "hmac" : "bearer";
+    const char *orc = jc_req_header(req, "X-Orchestrator-ID");
+    if (!orc || !orchestrator_id_valid(orc)) {
+        jc_req_auth_failure(req, orc ? "bad_orchestrator_id" : "missing_orchestrator_id");
+        return jc_err_set(err, JC_E_AUTH, "missing or malformed X-Orchestrator-ID");
+    }
+    if (h.count) {
+        if (h.unknown)
+            return internal_refuse(req, "unknown_signature_header", err);
+        if (h.duplicates)
+            return internal_refuse(req, "duplicate_signature_header", err);
+        if (!h.key_id || !h.timestamp || !h.signature)
+            return internal_refuse(req, "missing_signature_header", err);
+        jc_iauth_request in = {.method = req->method,
+                               .target = req->target,
+                               .orchestrator = orc,
+                               .key_id = h.key_id,
+                               .timestamp = h.timestamp,
+                               .signature = h.signature,
+                               .body = req->body ? req->body : "",
+                               .body_len = req->len};
+        jc_iauth_result res;
+        if (jc_iauth_verify(api->iauth, api->store, api->master, &in, jc_time_now_ms(), &res, err) <
+            0) {
+            snprintf(req->auth_key_id, sizeof(req->auth_key_id), "%s", res.key_id);
+            snprintf(req->auth_actor, sizeof(req->auth_actor), "%s", res.orchestrator);
+            if (res.reason)
+                jc_req_auth_failure(req, res.reason);
+            return -1;
+        }
+        jc_iauth_count_ok(api->iauth, true);
+        jc_req_audit_auth(req, "hmac", "orchestrator", orc, res.key_id);
+    } else {
+        const char *a = jc_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
+        const char *token;
+        size_t tlen;
+        if (!a)
+            return internal_refuse(req, "missing", err);
+        if (api->cfg->require_hmac)
+            return internal_refuse(req, "bearer_refused", err);
+        if (jc_auth_parse_bearer(a, &token, &tlen) < 0)
+            return internal_refuse(req, "malformed", err);
+        const jc_secret *key = &api->cfg->internal_key;
+        if (!jc_auth_equal(token, tlen, key->data, key->len))
+            return internal_refuse(req, "wrong_key", err);
+        jc_iauth_count_ok(api->iauth, false);
+        jc_req_audit_auth(req, "bearer", "orchestrator", orc, "internal_key");
+    }
+    snprintf(req->orc, sizeof(req->orc), "%s", orc);
+    req->has_orc = true;
+    return 0;
+}
+
 static int authenticate(jc_req *req, jc_err *err) {
     jc_api *api = req->l->api;
     jc_route_auth kind = req->route->opts.auth;
     if (kind == JC_AUTH_NONE)
         return 0;
+    if (kind == JC_AUTH_INTERNAL)
+        return authenticate_internal(req, err);
     const char *h = jc_req_header(req, MHD_HTTP_HEADER_AUTHORIZATION);
     const char *token;
     size_t tlen;
@@ -575,21 +753,6 @@ static int authenticate(jc_req *req, jc_err *err) {
     if (jc_auth_parse_bearer(h, &token, &tlen) < 0) {
         jc_req_auth_failure(req, "malformed");
         return jc_err_set(err, JC_E_AUTH, "authentication required");
-    }
-    if (kind == JC_AUTH_INTERNAL) {
-        const jc_secret *key = &api->cfg->internal_key;
-        if (!jc_auth_equal(token, tlen, key->data, key->len)) {
-            jc_req_auth_failure(req, "wrong_key");
-            return jc_err_set(err, JC_E_AUTH, "invalid credentials");
-        }
-        const char *orc = jc_req_header(req, "X-Orchestrator-ID");
-        if (!orc || !orchestrator_id_valid(orc)) {
-            jc_req_auth_failure(req, orc ? "bad_orchestrator_id" : "missing_orchestrator_id");
-            return jc_err_set(err, JC_E_AUTH, "missing or malformed X-Orchestrator-ID");
-        }
-        snprintf(req->orc, sizeof(req->orc), "%s", orc);
-        req->has_orc = true;
-        return 0;
     }
     /* API tokens: the store is searched by SHA-256, so the secret never reaches it; the
      * stored hash is then compared in constant time all the same. */
@@ -614,6 +777,7 @@ static int authenticate(jc_req *req, jc_err *err) {
     snprintf(req->principal.user, sizeof(req->principal.user), "%s", t.user);
     req->principal.admin = strcmp(t.role, "admin") == 0;
     req->has_principal = true;
+    jc_req_audit_auth(req, "token", "user", t.user, t.id);
     if (kind == JC_AUTH_ADMIN && !req->principal.admin)
         return jc_err_set(err, JC_E_FORBIDDEN, "this needs an admin token");
     return 0;
@@ -819,6 +983,7 @@ static void req_free(jc_req *req) {
     if (!req)
         return;
     free(req->path);
+    free(req->target);
     for (size_t i = 0; i < MAX_PARAMS; i++) {
         free(req->pnames[i]);
         free(req->pvalues[i]);
@@ -875,11 +1040,17 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     jc_req *req = *con_cls;
     if (!req)
         return;
+    if (!req->conn) { /* only its target was seen (the request head was not complete) */
+        req_free(req);
+        *con_cls = NULL;
+        return;
+    }
     int64_t micros = (jc_time_mono_ns() - req->start_ns) / 1000;
     const char *group = req->route && req->route->opts.group ? req->route->opts.group : "other";
     if (req->l->runtime && !(req->route && req->route->opts.group))
         group = "runtime";
     jc_metrics_request(req->l->api->metrics, group, req->status ? req->status : 500, micros);
+    audit_request(req, group, micros);
     req_free(req);
     *con_cls = NULL;
 }
@@ -909,11 +1080,31 @@ static enum MHD_Result queue(jc_req *req) {
     return r;
 }
 
-static jc_req *req_new(listener *l, struct MHD_Connection *conn, const char *url,
-                       const char *method) {
+/* MHD's URI log callback: the first sight of a request, with its target exactly as sent
+ * (MHD later splits off and parses the query; a signature covers the original text). */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)cls;
+    (void)conn;
     jc_req *req = calloc(1, sizeof(*req));
     if (!req)
         return NULL;
+    req->target = strdup(uri ? uri : "");
+    if (!req->target) {
+        free(req);
+        return NULL;
+    }
+    return req;
+}
+
+/* Fill in a request (req from on_uri, or NULL). */
+static jc_req *req_new(jc_req *req, listener *l, struct MHD_Connection *conn, const char *url,
+                       const char *method) {
+    if (!req)
+        req = calloc(1, sizeof(*req));
+    if (!req)
+        return NULL;
+    if (!req->target)
+        req->target = strdup(url);
     req->conn = conn;
     req->l = l;
     req->start_ns = jc_time_mono_ns();
@@ -932,8 +1123,8 @@ static jc_req *req_new(listener *l, struct MHD_Connection *conn, const char *url
             inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, req->remote,
                       sizeof(req->remote));
     }
-    if (!req->path) {
-        free(req);
+    if (!req->path || !req->target) {
+        req_free(req);
         return NULL;
     }
     return req;
@@ -978,14 +1169,35 @@ static void req_prepare(jc_req *req) {
     }
 }
 
+/* An address that failed authentication too often gets 429 on every authenticated route
+ * until its block ends, whatever credentials it now shows: guessing stops there. */
+static int address_blocked(jc_req *req, jc_err *err) {
+    jc_api *api = req->l->api;
+    if (req->l->runtime || req->route->opts.auth == JC_AUTH_NONE || !api->iauth)
+        return 0;
+    int64_t left = jc_addr_limit_blocked(api->iauth->limit, req->remote, jc_time_mono_ms());
+    if (left <= 0)
+        return 0;
+    jc_iauth_count_blocked(api->iauth);
+    /* audited as a refusal, not counted as another failure (the block would never end) */
+    req->audit_failed = true;
+    req->audit_reason = "address_blocked";
+    char ra[24];
+    snprintf(ra, sizeof(ra), "%lld", (long long)left);
+    jc_reply_header(req, "Retry-After", ra);
+    return jc_err_set(err, JC_E_RATE_LIMITED,
+                      "too many failed authentications from this address; try again later");
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
                                   const char *method, const char *version, const char *upload_data,
                                   size_t *upload_data_size, void **con_cls) {
     (void)version;
     listener *l = cls;
     jc_req *req = *con_cls;
-    if (!req) {
-        req = req_new(l, conn, url, method);
+    if (!req || !req->conn) {
+        req = req_new(req, l, conn, url, method);
+        *con_cls = req;
         if (!req)
             return MHD_NO;
         *con_cls = req;
@@ -1050,7 +1262,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     int rc = 0;
     if (!req->handled) {
         req->handled = true;
-        rc = authenticate(req, &err);
+        rc = address_blocked(req, &err);
+        if (rc == 0)
+            rc = authenticate(req, &err);
     }
     if (rc == 0) {
         if (req->resp) { /* a reply set before a suspension (followed logs) */
@@ -1147,8 +1361,8 @@ static int listener_start(jc_server *s, listener *l, const char *addr, bool runt
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)cfg->request_timeout_s,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024), MHD_OPTION_NOTIFY_COMPLETED,
         completed, NULL, MHD_OPTION_NOTIFY_CONNECTION, connection_notify, NULL,
-        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-        MHD_OPTION_END);
+        MHD_OPTION_UNESCAPE_CALLBACK, no_unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
+        MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     if (!l->daemon)
         return jc_err_sys(err, errno ? errno : EADDRINUSE, "cannot listen on %s", addr);
     return 0;

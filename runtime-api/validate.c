@@ -7,12 +7,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <errno.h>
+
 #include "handlers.h"
 #include "jobcell/io.h"
 
 static const char *const job_keys[] = {
     "name",    "runtime", "script",   "input",         "env",   "resources", "timeout_s",
-    "network", "profile", "priority", "scheduled_for", "retry", NULL};
+    "network", "profile", "priority", "scheduled_for", "retry", "secrets",   NULL};
 static const char *const runtimes[] = {"bash", "sh", "python", "node", NULL};
 static const char *const reserved_env[] = {"PATH",     "HOME",       "TMPDIR",    "LANG",
                                            "BASH_ENV", "PYTHONPATH", "NODE_PATH", NULL};
@@ -105,28 +108,26 @@ static int check_keys(const json_t *obj, const char *const *allowed, const char 
     return 0;
 }
 
-static int validate_env(jc_api *api, const json_t *env, json_t *spec, jc_err *err) {
-    if (!env) {
-        json_object_set_new(spec, "env", json_object());
-        return 0;
-    }
+/* The rules of env, shared by `secrets` (field names the object). Messages name keys and
+ * limits, never a value: a secret's value must not reach an error body or a log. */
+static int validate_env_object(jc_api *api, const char *field, const json_t *env, jc_err *err) {
     if (!json_is_object(env))
-        return jc_err_field(err, JC_E_INVALID, "env", "env must be an object of strings");
+        return jc_err_field(err, JC_E_INVALID, field, "%s must be an object of strings", field);
     if ((int64_t)json_object_size(env) > api->cfg->max_env)
-        return jc_err_field(err, JC_E_INVALID, "env", "env has more than %lld entries",
+        return jc_err_field(err, JC_E_INVALID, field, "%s has more than %lld entries", field,
                             (long long)api->cfg->max_env);
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)env, key, v) {
         char path[128];
-        snprintf(path, sizeof(path), "env.%.100s", key);
+        snprintf(path, sizeof(path), "%s.%.100s", field, key);
         if (!env_key_valid(key))
             return jc_err_field(err, JC_E_INVALID, path,
-                                "env key %.64s must match ^[A-Z_][A-Z0-9_]{0,63}$", key);
+                                "%s key %.64s must match ^[A-Z_][A-Z0-9_]{0,63}$", field, key);
         /* These would let a job change how its own sandbox, interpreter or SDK behave. */
         if (strncmp(key, "JOBCELL_", 8) == 0 || strncmp(key, "CRONIUM_", 8) == 0 ||
             strncmp(key, "LD_", 3) == 0 || in_list(reserved_env, key))
-            return jc_err_field(err, JC_E_INVALID, path, "env key %s is reserved", key);
+            return jc_err_field(err, JC_E_INVALID, path, "%s key %s is reserved", field, key);
         if (!json_is_string(v))
             return jc_err_field(err, JC_E_INVALID, path, "%s must be a string", path);
         if ((int64_t)json_string_length(v) > api->cfg->max_env_value)
@@ -135,8 +136,96 @@ static int validate_env(jc_api *api, const json_t *env, json_t *spec, jc_err *er
         if (memchr(json_string_value(v), 0, json_string_length(v)))
             return jc_err_field(err, JC_E_INVALID, path, "%s contains a NUL byte", path);
     }
+    return 0;
+}
+
+static int validate_env(jc_api *api, const json_t *env, json_t *spec, jc_err *err) {
+    if (!env) {
+        json_object_set_new(spec, "env", json_object());
+        return 0;
+    }
+    if (validate_env_object(api, "env", env, err) < 0)
+        return -1;
     json_object_set(spec, "env", (json_t *)env);
     return 0;
+}
+
+/* `secrets` follow env's rules, and no name may be in both (which value would the job
+ * see?). They are NOT put in the spec: the caller seals them (jc_job_seal_secrets). */
+static int validate_secrets(jc_api *api, const json_t *secrets, const json_t *env,
+                            const json_t **out, jc_err *err) {
+    *out = NULL;
+    if (!secrets || json_is_null(secrets))
+        return 0;
+    if (validate_env_object(api, "secrets", secrets, err) < 0)
+        return -1;
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)secrets, key, v) {
+        if (json_object_get(env, key)) {
+            char path[128];
+            snprintf(path, sizeof(path), "secrets.%.100s", key);
+            return jc_err_field(err, JC_E_INVALID, path,
+                                "%s is also in env; a name may be in env or secrets, not both",
+                                path);
+        }
+    }
+    if (json_object_size(secrets))
+        *out = secrets;
+    return 0;
+}
+
+int jc_job_seal_secrets(jc_api *api, const json_t *secrets, const char *owner, const char *job_id,
+                        json_t *spec, jc_err *err) {
+    if (!secrets)
+        return 0;
+    if (!api->master)
+        return jc_err_field(err, JC_E_UNAVAILABLE, "secrets",
+                            "this server keeps no secrets: its administrator must set "
+                            "master_key_file to accept the secrets field");
+    char *text = json_dumps(secrets, JSON_COMPACT);
+    if (!text)
+        return jc_err_sys(err, ENOMEM, "secrets");
+    char *sealed = NULL;
+    int rc = jc_seal(api->master, JC_SEALED_JOB_SECRETS, owner, job_id, text, strlen(text), &sealed,
+                     err);
+    OPENSSL_cleanse(text, strlen(text));
+    free(text);
+    if (rc < 0)
+        return -1;
+    json_object_set_new(spec, "secrets", json_string(sealed));
+    free(sealed);
+    return 0;
+}
+
+json_t *jc_job_open_secrets(jc_api *api, const jc_job *job, jc_err *err) {
+    json_t *sealed = json_object_get(job->spec, "secrets");
+    if (!sealed)
+        return json_object();
+    if (!api->master) {
+        jc_err_set(err, JC_E_UNAVAILABLE,
+                   "the job has secrets but the server has no master_key_file to open them");
+        return NULL;
+    }
+    unsigned char *pt = NULL;
+    size_t len = 0;
+    if (!json_is_string(sealed) ||
+        jc_unseal(api->master, JC_SEALED_JOB_SECRETS, job->owner, job->id,
+                  json_string_value(sealed), &pt, &len, err) < 0) {
+        jc_err_set(err, JC_E_AUTH,
+                   "the job's secrets do not open with the server's master_key_file");
+        return NULL;
+    }
+    json_error_t jerr;
+    json_t *o = json_loadb((const char *)pt, len, JSON_REJECT_DUPLICATES, &jerr);
+    OPENSSL_cleanse(pt, len);
+    free(pt);
+    if (!json_is_object(o)) {
+        json_decref(o);
+        jc_err_set(err, JC_E_INTERNAL, "the job's secrets are not an object");
+        return NULL;
+    }
+    return o;
 }
 
 static int validate_resources(jc_api *api, const json_t *res, json_t *spec, jc_err *err) {
@@ -284,6 +373,8 @@ int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err 
         json_object_set_new(spec, "input", json_object());
 
     if (validate_env(api, json_object_get(body, "env"), spec, err) < 0 ||
+        validate_secrets(api, json_object_get(body, "secrets"), json_object_get(body, "env"),
+                         &out->secrets, err) < 0 ||
         validate_resources(api, json_object_get(body, "resources"), spec, err) < 0)
         goto fail;
 
@@ -387,6 +478,9 @@ json_t *jc_job_json(const jc_job *j, bool full) {
     const char *key;
     json_t *v;
     json_object_foreach(j->spec, key, v) {
+        /* sealed secrets stay in the store; no answer carries them, not even sealed */
+        if (strcmp(key, "secrets") == 0)
+            continue;
         if (!full &&
             (strcmp(key, "script") == 0 || strcmp(key, "input") == 0 || strcmp(key, "env") == 0))
             continue;

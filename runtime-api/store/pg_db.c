@@ -591,6 +591,19 @@ static const char *const migrations[] = {
     " schedule_id TEXT NOT NULL, tick BIGINT, job_id TEXT NOT NULL UNIQUE,"
     " fired_at BIGINT NOT NULL, UNIQUE (schedule_id, tick));"
     "CREATE INDEX schedule_runs_schedule ON schedule_runs(schedule_id, seq);",
+    /* 3: the audit trail (pg_audit.c). */
+    "CREATE TABLE audit_log (seq BIGSERIAL PRIMARY KEY, at BIGINT NOT NULL,"
+    " kind TEXT NOT NULL, actor_type TEXT NOT NULL, actor TEXT NOT NULL, scheme TEXT NOT NULL,"
+    " route_group TEXT NOT NULL, outcome TEXT NOT NULL, reason TEXT NOT NULL,"
+    " remote TEXT NOT NULL, key_version TEXT NOT NULL, target TEXT NOT NULL,"
+    " status BIGINT NOT NULL, latency_us BIGINT NOT NULL, count BIGINT NOT NULL DEFAULT 1);"
+    "CREATE INDEX audit_log_at ON audit_log(at);"
+    "CREATE INDEX audit_log_actor ON audit_log(actor, seq);",
+    /* 4: orchestrator credentials (pg_creds.c); sealed holds jc_seal() text only. */
+    "CREATE TABLE orchestrator_keys (seq BIGSERIAL PRIMARY KEY,"
+    " key_id TEXT NOT NULL UNIQUE, orchestrator TEXT NOT NULL, sealed TEXT NOT NULL,"
+    " created_at BIGINT NOT NULL, revoked_at BIGINT, expires_at BIGINT);"
+    "CREATE INDEX orchestrator_keys_owner ON orchestrator_keys(orchestrator, seq);",
 };
 
 typedef struct migrate_arg {

@@ -19,8 +19,10 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/jwt.h"
 #include "jobcell/random.h"
+#include "sqlite_creds_schema.h"
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
+#include "store_audit.h"
 #include "store.h"
 
 /* ---- connections and statements ----------------------------------------------------- */
@@ -321,6 +323,10 @@ static const char *const migrations[] = {
     " last_seen INTEGER NOT NULL) WITHOUT ROWID;",
     /* 2: schedules (sqlite_schedules.c). */
     JC_SQLITE_SCHEDULES_SCHEMA,
+    /* 3: the audit trail (sqlite_audit.c). */
+    JC_SQLITE_AUDIT_SCHEMA,
+    /* 4: orchestrator credentials (sqlite_creds.c). */
+    JC_SQLITE_CREDS_SCHEMA,
 };
 
 int jc_sqlite_migrate(jc_store *st, int *from, int *to, jc_err *err) {

@@ -17,6 +17,8 @@
 #include <pthread.h>
 
 #include "store.h"
+#include "store_audit.h"
+#include "store_creds.h"
 #include "store_export.h"
 #include "store_schedules.h"
 
@@ -162,8 +164,45 @@
     X(int, export, (jc_store * st, FILE * out, size_t * rows, jc_err * err), (st, out, rows, err)) \
     X(int, import, (jc_store * st, FILE * in, size_t * rows, jc_err * err), (st, in, rows, err))
 
+/* store_audit.h */
+#define JC_STORE_AUDIT_OPS(X)                                                                      \
+    X(int, audit_append, (jc_store * st, const jc_audit_event *ev, size_t n, jc_err *err),         \
+      (st, ev, n, err))                                                                            \
+    X(int, audit_query,                                                                            \
+      (jc_store * st, const jc_audit_query *q, jc_audit_event **out, size_t *n,                    \
+       char **next_cursor, jc_err *err),                                                           \
+      (st, q, out, n, next_cursor, err))                                                           \
+    X(int, audit_prune,                                                                            \
+      (jc_store * st, int64_t before, size_t max_rows, size_t * deleted, jc_err * err),            \
+      (st, before, max_rows, deleted, err))
+
+/* store_creds.h */
+#define JC_STORE_CREDS_OPS(X)                                                                      \
+    X(int, cred_add, (jc_store * st, const jc_orc_cred *c, jc_err *err), (st, c, err))             \
+    X(int, cred_list,                                                                              \
+      (jc_store * st, const char *orchestrator, jc_orc_cred **out, size_t *n, jc_err *err),        \
+      (st, orchestrator, out, n, err))                                                             \
+    X(int, cred_lookup, (jc_store * st, const char *key_id, jc_orc_cred *out, jc_err *err),        \
+      (st, key_id, out, err))                                                                      \
+    X(int, cred_revoke, (jc_store * st, const char *key_id, int64_t now, jc_err *err),             \
+      (st, key_id, now, err))                                                                      \
+    X(int, cred_rotate,                                                                            \
+      (jc_store * st, const jc_orc_cred *c, int64_t now, int64_t old_expires_at, size_t *rotated,  \
+       jc_err *err),                                                                               \
+      (st, c, now, old_expires_at, rotated, err))                                                  \
+    X(int, cred_sealed_page,                                                                       \
+      (jc_store * st, int64_t after_seq, size_t limit, jc_orc_cred * *out, size_t * n,             \
+       jc_err * err),                                                                              \
+      (st, after_seq, limit, out, n, err))                                                         \
+    X(int, cred_reseal,                                                                            \
+      (jc_store * st, const char *key_id, const char *old_sealed, const char *new_sealed,          \
+       jc_err *err),                                                                               \
+      (st, key_id, old_sealed, new_sealed, err))
+
 /* Every operation, for the tables. A new header's list goes here too. */
-#define JC_STORE_ALL_OPS(X) JC_STORE_CORE_OPS(X) JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X)
+#define JC_STORE_ALL_OPS(X)                                                                        \
+    JC_STORE_CORE_OPS(X)                                                                           \
+    JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X) JC_STORE_AUDIT_OPS(X) JC_STORE_CREDS_OPS(X)
 
 #define JC_STORE_OP_FIELD(ret, name, params, args) ret(*name) params;
 #define JC_STORE_OP_DECL_SQLITE(ret, name, params, args) ret jc_sqlite_##name params;

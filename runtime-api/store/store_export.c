@@ -49,6 +49,14 @@ static const jc_store_column sched_cols[] = {
     C("skipped", 'i'),     C("missed", 'i')};
 static const jc_store_column run_cols[] = {C("seq", 'i'), C("schedule_id", 't'), C("tick", 'i'),
                                            C("job_id", 't'), C("fired_at", 'i')};
+static const jc_store_column audit_log_cols[] = {
+    C("seq", 'i'),    C("at", 'i'),         C("kind", 't'),        C("actor_type", 't'),
+    C("actor", 't'),  C("scheme", 't'),     C("route_group", 't'), C("outcome", 't'),
+    C("reason", 't'), C("remote", 't'),     C("key_version", 't'), C("target", 't'),
+    C("status", 'i'), C("latency_us", 'i'), C("count", 'i')};
+static const jc_store_column orc_key_cols[] = {
+    C("seq", 'i'),        C("key_id", 't'),     C("orchestrator", 't'), C("sealed", 't'),
+    C("created_at", 'i'), C("revoked_at", 'i'), C("expires_at", 'i')};
 
 const jc_store_table jc_store_tables[] = {
     TABLE("jobs", jobs_cols, "seq", true),
@@ -61,6 +69,8 @@ const jc_store_table jc_store_tables[] = {
     TABLE("orchestrators", orc_cols, "id", false),
     TABLE("schedules", sched_cols, "seq", true),
     TABLE("schedule_runs", run_cols, "seq", true),
+    TABLE("audit_log", audit_log_cols, "seq", true),
+    TABLE("orchestrator_keys", orc_key_cols, "seq", true),
 };
 const size_t jc_store_ntables = sizeof(jc_store_tables) / sizeof(jc_store_tables[0]);
 

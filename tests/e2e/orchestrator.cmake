@@ -3,7 +3,7 @@
 # and stops them by pid, also on failure. Exit 77 (skip) when not root.
 if(TARGET jobcell-orchestrator AND TARGET jobcell-api)
   find_package(Python3 COMPONENTS Interpreter REQUIRED)
-  foreach(t mixed sdk crash outage cancel drain profiles cronium tls)
+  foreach(t mixed sdk crash outage cancel drain profiles cronium tls job_secrets signed)
     add_test(NAME e2e_orchestrator_${t}
              COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/${t}.py
                      ${PROJECT_BINARY_DIR} ${PROJECT_SOURCE_DIR})

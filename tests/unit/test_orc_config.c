@@ -108,6 +108,72 @@ static void test_rejections(void **state) {
     jc_orc_config_free(&c);
 }
 
+/* A file of mode `mode` holding text; the path goes into out. */
+static void temp_file(char out[64], const char *text, mode_t mode) {
+    snprintf(out, 64, "/tmp/jc-orc-secret-XXXXXX");
+    int fd = mkstemp(out);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    fchmod(fd, mode);
+    close(fd);
+}
+
+static void test_signing_credential(void **state) {
+    (void)state;
+    jc_orc_config c;
+    jc_err err = {0};
+    int next;
+    char *envp[] = {NULL};
+    char good[64], world[64], shortf[64];
+    temp_file(good, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 0600);
+    temp_file(world, "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n", 0644);
+    temp_file(shortf, "0001020304\n", 0600);
+    char sf[128], wf[128], bf[128];
+    snprintf(sf, sizeof(sf), "--internal-secret-file=%s", good);
+    snprintf(wf, sizeof(wf), "--internal-secret-file=%s", world);
+    snprintf(bf, sizeof(bf), "--internal-secret-file=%s", shortf);
+    /* a credential alone is enough: no shared key needed */
+    char *a1[] = {"x", "--internal-key-id", "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa", sf, NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a1, envp, &next, &err), 0);
+    assert_int_equal(c.internal_secret.len, 64);
+    jc_orc_config_free(&c);
+    /* a secret file others can read is refused */
+    char *a2[] = {"x", "--internal-key-id", "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa", wf, NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a2, envp, &next, &err), -1);
+    assert_non_null(strstr(err.msg, "readable by everyone"));
+    jc_orc_config_free(&c);
+    /* not 64 hex characters */
+    char *a3[] = {"x", "--internal-key-id", "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa", bf, NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a3, envp, &next, &err), -1);
+    assert_non_null(strstr(err.msg, "internal_secret_file"));
+    jc_orc_config_free(&c);
+    /* a key id without its secret, a secret without its key id, a malformed key id */
+    char *a4[] = {"x", "--internal-key-id", "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa", NULL};
+    assert_int_equal(jc_orc_config_load(&c, 3, a4, envp, &next, &err), -1);
+    assert_string_equal(err.field, "internal_secret");
+    jc_orc_config_free(&c);
+    char *a5[] = {"x", sf, NULL};
+    assert_int_equal(jc_orc_config_load(&c, 2, a5, envp, &next, &err), -1);
+    assert_string_equal(err.field, "internal_key_id");
+    jc_orc_config_free(&c);
+    char *a6[] = {"x", "--internal-key-id", "key1", sf, NULL};
+    assert_int_equal(jc_orc_config_load(&c, 4, a6, envp, &next, &err), -1);
+    assert_string_equal(err.field, "internal_key_id");
+    jc_orc_config_free(&c);
+    /* the secret is never taken from argv */
+    char *a7[] = {"x",
+                  "--internal-key-id",
+                  "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa",
+                  "--internal-secret",
+                  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f",
+                  NULL};
+    assert_int_equal(jc_orc_config_load(&c, 5, a7, envp, &next, &err), -1);
+    jc_orc_config_free(&c);
+    unlink(good);
+    unlink(world);
+    unlink(shortf);
+}
+
 static void test_url_parsing(void **state) {
     (void)state;
     char host[64];
@@ -179,6 +245,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_defaults_and_flags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_rejections, setup, teardown),
+        cmocka_unit_test(test_signing_credential),
         cmocka_unit_test(test_url_parsing),
         cmocka_unit_test(test_orchestrator_id),
     };

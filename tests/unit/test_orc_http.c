@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "jobcell/hmac_sig.h"
 #include "orchestrator/http.h"
 #include "orchestrator/loop.h"
 
@@ -155,11 +156,81 @@ static void test_refused_and_cancel(void **state) {
     jc_loop_free(g.loop);
 }
 
+/* The value of header name in the captured request (copied into out). */
+static void header_value(const char *name, char *out, size_t cap) {
+    char pat[64];
+    snprintf(pat, sizeof(pat), "\r\n%s: ", name);
+    const char *p = strstr(request, pat);
+    assert_non_null(p);
+    p += strlen(pat);
+    size_t n = strcspn(p, "\r");
+    assert_true(n < cap);
+    memcpy(out, p, n);
+    out[n] = '\0';
+}
+
+/* One signed request against the one-shot server: its key id, timestamp and signature. */
+static void signed_once(jc_http *h, got *g, const jc_http_opts *o, char ts[24], char sig[80]) {
+    pthread_t t;
+    pthread_create(&t, NULL, serve_once, NULL);
+    assert_non_null(jc_http_request(h, o, on_done, g, NULL));
+    jc_loop_run(g->loop, NULL);
+    pthread_join(t, NULL);
+    assert_int_equal(g->status, 200);
+    char kid[64];
+    header_value("X-JC-Key-Id", kid, sizeof(kid));
+    assert_string_equal(kid, "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa");
+    header_value("X-JC-Timestamp", ts, 24);
+    header_value("X-JC-Signature", sig, 80);
+    /* a signing client sends no shared key */
+    assert_null(strstr(request, "Authorization:"));
+}
+
+static void test_signed(void **state) {
+    (void)state;
+    uint16_t port;
+    srv_fd = listen_any(&port);
+    reply = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    got g = {.loop = jc_loop_new(NULL)};
+    char url[64];
+    /* a base URL with a path: it is part of what is signed */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/prefix/", port);
+    jc_http *h = jc_http_new(g.loop, url, NULL, 0, "host-a", NULL);
+    assert_non_null(h);
+    unsigned char secret[32];
+    for (int i = 0; i < 32; i++)
+        secret[i] = (unsigned char)i;
+    assert_int_equal(jc_http_set_signer(h, "ok_aaaaaaaaaaaaaaaaaaaaaaaaaa", secret, NULL), 0);
+    const char body[] = "{\"slots\":1,\"wait_s\":0}";
+    jc_http_opts o = {
+        .method = "POST", .path = "/internal/v1/claims", .body = body, .body_len = strlen(body)};
+    char ts1[24], sig1[80], ts2[24], sig2[80];
+    signed_once(h, &g, &o, ts1, sig1);
+    assert_non_null(strstr(request, "POST /prefix/internal/v1/claims HTTP/1.1\r\n"));
+    jc_err err;
+    assert_int_equal(jc_hmac_verify(secret, 32, "POST", "/prefix/internal/v1/claims", "host-a", ts1,
+                                    body, strlen(body), sig1, &err),
+                     0);
+    /* the same request again at once must not repeat the signature (the server would call it
+     * a replay): its timestamp moves on */
+    signed_once(h, &g, &o, ts2, sig2);
+    assert_string_not_equal(sig1, sig2);
+    assert_int_equal(jc_hmac_verify(secret, 32, "POST", "/prefix/internal/v1/claims", "host-a", ts2,
+                                    body, strlen(body), sig2, &err),
+                     0);
+    int64_t t1 = atoll(ts1), t2 = atoll(ts2);
+    assert_true(t2 >= t1 && t2 <= t1 + 2);
+    jc_http_free(h);
+    jc_loop_free(g.loop);
+    close(srv_fd);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_request_and_answer),
         cmocka_unit_test(test_refused_and_cancel),
+        cmocka_unit_test(test_signed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

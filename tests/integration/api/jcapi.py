@@ -229,6 +229,27 @@ class Server:
         import sqlite3
         return sqlite3.connect(self.config["store_path"])
 
+    def rows(self, sql):
+        """Rows of a query as dicts (column name -> value), on either backend."""
+        if PG:
+            out = subprocess.run(["psql", "-X", "-q", "-A", "-v", "ON_ERROR_STOP=1", "-F", "\x1f",
+                                  "-P", "null=\x1e", "-P", "footer=off", "-d",
+                                  PG + " dbname=" + self.pgdb, "-c", sql],
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
+            lines = [l for l in out.stdout.split("\n") if l]
+            names = lines[0].split("\x1f") if lines else []
+            return [dict(zip(names, (_pg_value(None if v == "\x1e" else v)
+                                     for v in l.split("\x1f")))) for l in lines[1:]]
+        import sqlite3
+        db = sqlite3.connect(self.config["store_path"])
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute(sql)]
+        finally:
+            db.close()
+
     def token(self, user, role="user"):
         out = subprocess.run([BIN, "token", "create", "--config", self.cfgpath, "--user", user,
                               "--role", role], capture_output=True, text=True, timeout=20)

@@ -254,7 +254,9 @@ check(len(cl) == 1 and cl[0]["job_id"] == j["id"] and cl[0]["owner"] == "alice" 
       cl[0]["job"]["env"] == {"A": "b"} and cl[0]["job"]["script"] == "echo hi",
       "claim carries the job and a lease token")
 check(set(cl[0]["job"].keys()) == {"runtime", "script", "input", "env", "resources",
-                                   "timeout_s", "network", "profile"}, "claim job fields")
+                                   "timeout_s", "network", "profile", "secrets"},
+      "claim job fields")
+check(cl[0]["job"]["secrets"] == {}, "a job without secrets is claimed with an empty secrets")
 c = cl[0]
 eid, lt = c["execution_id"], c["lease_token"]
 base = "/internal/v1/executions/" + eid

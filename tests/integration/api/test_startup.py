@@ -1,5 +1,6 @@
 """Start-up and command-line rules: the internal key and key ring are required, --help,
 migrate, token create, unknown settings, signals; and the audit trail."""
+import re
 import os
 import signal
 import subprocess
@@ -47,10 +48,14 @@ check(rc != 0 and "listen_port" in s5.read_log(), "an unknown setting is refused
 
 # migrate and token create
 s6 = Server(start=False)
+import re
 r = run("migrate", "--config", s6.cfgpath)
-check(r.returncode == 0 and "schema version 2" in r.stdout, "migrate prints the version")
+m = re.search(r"schema version (\d+)", r.stdout)
+# 3 or more: the audit trail is migration 3 (later features add theirs)
+check(r.returncode == 0 and m and int(m.group(1)) >= 3, "migrate prints the version")
 r = run("migrate", "--config", s6.cfgpath)
-check(r.returncode == 0 and "schema version 2" in r.stdout, "migrate is idempotent")
+check(r.returncode == 0 and ("schema version %s" % m.group(1)) in r.stdout,
+      "migrate is idempotent")
 r = run("token", "create", "--config", s6.cfgpath, "--user", "ann", "--role", "root")
 check(r.returncode == 2, "token create with a bad role -> exit 2")
 r = run("token", "create", "--config", s6.cfgpath, "--role", "user")
@@ -75,14 +80,18 @@ s6.request("POST", "/v1/jobs/%s/cancel" % j["id"], token=tok)
 s6.request("POST", "/v1/tokens", body={"name": "x"}, token=tok)
 rc = s6.stop(signal.SIGINT)
 check(rc == 0, "SIGINT stops the server with exit 0")
-db = s6.db()
-kinds = [r[0] for r in db.execute("SELECT kind FROM audit_events ORDER BY seq")]
-fields = [json.loads(r[0]) for r in db.execute("SELECT fields FROM audit_events")]
-db.close()
-check("auth_failure" in kinds and "cancel" in kinds and kinds.count("token_create") == 2,
+rows = s6.rows("SELECT * FROM audit_log ORDER BY seq")
+kinds = [r["kind"] for r in rows]
+check("auth" in kinds and "job_cancel" in kinds and kinds.count("token_create") == 2,
       "audit events: auth failure, cancel, token creations (%r)" % kinds)
-check(not any("B" * 43 in json.dumps(f) for f in fields), "audit never holds the secret")
-af = [f for k, f in zip(kinds, fields) if k == "auth_failure"][0]
-check(af.get("reason") == "unknown_token" and af.get("group") == "jobs" and
-      af.get("remote") == "127.0.0.1", "auth failure audit: group, reason, remote address")
+check(not any("B" * 43 in json.dumps(r) for r in rows), "audit never holds the secret")
+af = [r for r in rows if r["kind"] == "auth" and r["outcome"] == "failure"][0]
+check(af["reason"] == "unknown_token" and af["route_group"] == "jobs" and
+      af["remote"] == "127.0.0.1" and af["actor"] == "unknown" and af["scheme"] == "token",
+      "auth failure audit: group, reason, remote address, unknown actor (%r)" % af)
+ok = [r for r in rows if r["kind"] == "auth" and r["outcome"] == "success"]
+check(ok and ok[0]["actor_type"] == "user" and ok[0]["key_version"].startswith("tok_"),
+      "auth success audit: the user and the token id (%r)" % ok)
+cli = [r for r in rows if r["kind"] == "token_create" and r["scheme"] == "cli"]
+check(len(cli) == 1 and cli[0]["actor_type"] == "operator", "token create on the command line")
 finish()
