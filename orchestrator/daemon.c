@@ -473,19 +473,42 @@ static void start_drain(jc_orc *orc) {
     check_exit(orc);
 }
 
+static bool ring_file_changed(const struct stat *a, const struct stat *b) {
+    return a->st_dev != b->st_dev || a->st_ino != b->st_ino || a->st_size != b->st_size ||
+           a->st_mtim.tv_sec != b->st_mtim.tv_sec || a->st_mtim.tv_nsec != b->st_mtim.tv_nsec;
+}
+
+/* Load the key ring again; on failure the previous one stays (logged). */
+static void reload_ring(jc_orc *orc) {
+    jc_err err = {0};
+    struct stat st;
+    if (stat(orc->cfg->keyring_file, &st) == 0)
+        orc->ring_stat = st;
+    jc_jwt_keyring *ring = jc_jwt_keyring_load(orc->cfg->keyring_file, &err);
+    if (ring) {
+        jc_jwt_keyring_free(orc->ring);
+        orc->ring = ring;
+        jc_log(JC_LOG_INFO, "key ring loaded", "active", jc_jwt_keyring_active(ring), NULL);
+    } else {
+        jc_log(JC_LOG_ERROR, "key ring reload failed; keeping the previous one", "error", err.msg,
+               NULL);
+    }
+}
+
+void jc_orc_ring_refresh(jc_orc *orc) {
+    /* One stat per launch: a ring replaced by a rotation or by revoke-all-tokens signs the
+     * next job's token, without waiting for SIGHUP. */
+    struct stat st;
+    if (stat(orc->cfg->keyring_file, &st) == 0 && ring_file_changed(&st, &orc->ring_stat))
+        reload_ring(orc);
+}
+
 static void reload(jc_orc *orc) {
     jc_err err = {0};
     if (open_log(orc->cfg->log_file, &err) < 0)
         jc_log(JC_LOG_ERROR, "log reopen failed", "error", err.msg, NULL);
     int bad = jc_orc_profiles_reload(orc->profiles);
-    jc_jwt_keyring *ring = jc_jwt_keyring_load(orc->cfg->keyring_file, &err);
-    if (ring) {
-        jc_jwt_keyring_free(orc->ring);
-        orc->ring = ring;
-    } else {
-        jc_log(JC_LOG_ERROR, "key ring reload failed; keeping the previous one", "error", err.msg,
-               NULL);
-    }
+    reload_ring(orc);
     char b[16];
     snprintf(b, sizeof(b), "%d", bad);
     jc_log(JC_LOG_INFO, "reloaded", "broken_profiles", b, NULL);
@@ -551,6 +574,8 @@ int jc_orc_run(jc_orc_config *cfg) {
     if (mkdir_p(cfg->state_dir, 0700, &err) < 0 ||
         jc_orc_load_id(cfg->orchestrator_id, cfg->state_dir, orc->id, sizeof(orc->id), &err) < 0)
         goto fail;
+    if (stat(cfg->keyring_file, &orc->ring_stat) < 0)
+        memset(&orc->ring_stat, 0, sizeof(orc->ring_stat));
     if (!(orc->ring = jc_jwt_keyring_load(cfg->keyring_file, &err)))
         goto fail;
     if (resolve_runtime(orc, &err) < 0)

@@ -125,6 +125,7 @@ int jc_launch_start(jc_orc *orc, const jc_launch *l, json_t *job, jc_sandbox **o
     int64_t timeout_s = get_int(job, "timeout_s", 300);
     if (timeout_s < 1 || timeout_s > 86400)
         return jc_err_field(err, JC_E_INVALID, "timeout_s", "timeout_s must be 1 to 86400");
+    jc_orc_ring_refresh(orc);
     jc_jwt_claims claims;
     if (jc_jwt_claims_init(&claims, l->exe_id, l->job_id, l->owner, orc->id, l->attempt,
                            l->lease_token, jc_time_now_ms() / 1000, timeout_s,

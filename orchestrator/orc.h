@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 
 #include "backoff.h"
 #include "http.h"
@@ -41,6 +42,7 @@ typedef struct jc_orc {
     jc_loop *loop;
     jc_http *http;
     jc_jwt_keyring *ring;
+    struct stat ring_stat; /* the ring file as loaded: a replaced file is reloaded at launch */
     jc_sandbox_engine *engine;
     jc_orc_profiles *profiles;
     jc_spool spool;
@@ -100,5 +102,8 @@ jc_exe *jc_exe_next(const jc_exe *exe);
 /* daemon.c: called by exe.c when a slot frees or a delivery ends. */
 void jc_orc_slot_freed(jc_orc *orc);
 void jc_orc_exe_gone(jc_orc *orc);
+
+/* Reload the key ring when its file was replaced since it was loaded (daemon.c). */
+void jc_orc_ring_refresh(jc_orc *orc);
 
 #endif

@@ -96,6 +96,24 @@ struct jc_api {
     struct jc_iauth *iauth; /* signed-request replay cache, auth-failure limit, counters */
 };
 
+/* Key files at run time (keyring.c). Read the rings through these accessors: a reload
+ * (SIGHUP, or the file changed) swaps them while requests run. */
+const jc_jwt_keyring *jc_api_keyring(jc_api *api);
+const jc_master_ring *jc_api_master(jc_api *api);
+/* Bumped by every reload of the token key ring (caches of verified tokens check it). */
+uint64_t jc_api_keyring_generation(void);
+/* Reload both key files; a file that does not load keeps the previous keys (-1, logged). */
+int jc_api_keys_reload(jc_api *api, const char *why);
+/* Remember the identity of the files loaded at start. */
+void jc_api_keys_loaded(jc_api *api);
+/* Reload when either file changed since the last load (called about once a second). */
+void jc_api_keys_check(jc_api *api);
+/* A thread that calls jc_api_keys_check every second, and its stop. */
+int jc_api_keywatch_start(jc_api *api, jc_err *err);
+void jc_api_keywatch_stop(void);
+/* Free the rings replaced by reloads (at exit, when no request runs). */
+void jc_api_keys_free_retired(void);
+
 /* Wake every suspended claim long-poll (work was queued). Safe from any thread. */
 void jc_api_notify_work(jc_api *api);
 /* Wake every follower of an execution's log (bytes were appended or it ended). */

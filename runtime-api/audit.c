@@ -30,6 +30,8 @@ struct jc_audit {
     jc_audit_event *queue;  /* ring of capacity events */
     size_t capacity, head, count;
     bool stop;
+    bool close_window;       /* a flush asked for the open aggregates too */
+    uint64_t windows_closed; /* aggregation windows written (flushers wait for one) */
     uint64_t enqueued, dropped, written, failed, aggregated, batches_in_flight;
     int64_t aggregate_ms;
     /* writer-only state */
@@ -138,7 +140,7 @@ static void *writer_main(void *arg) {
     a->window_start = jc_time_mono_ms();
     pthread_mutex_lock(&a->lock);
     for (;;) {
-        while (a->count == 0 && !a->stop) {
+        while (a->count == 0 && !a->stop && !a->close_window) {
             int64_t deadline = jc_time_now_ms() + 200;
             struct timespec ts = {.tv_sec = deadline / 1000,
                                   .tv_nsec = (deadline % 1000) * 1000000L};
@@ -148,7 +150,7 @@ static void *writer_main(void *arg) {
         /* Gather: a transaction per event would compete with the requests for SQLite's
          * one write lock; waiting up to GATHER_MS for a full batch makes it one per batch. */
         int64_t gather_end = jc_time_now_ms() + GATHER_MS;
-        while (a->count > 0 && a->count < JC_AUDIT_BATCH && !a->stop) {
+        while (a->count > 0 && a->count < JC_AUDIT_BATCH && !a->stop && !a->close_window) {
             struct timespec ts = {.tv_sec = gather_end / 1000,
                                   .tv_nsec = (gather_end % 1000) * 1000000L};
             if (pthread_cond_timedwait(&a->wake, &a->lock, &ts) == ETIMEDOUT)
@@ -162,13 +164,21 @@ static void *writer_main(void *arg) {
         a->count -= n;
         a->batches_in_flight++;
         bool stopping = a->stop && a->count == 0;
+        bool close_now = a->close_window && a->count == 0;
+        a->close_window = false;
         pthread_mutex_unlock(&a->lock);
 
         size_t rest = fold(a, batch, n);
         write_batch(a, batch, rest);
-        if (stopping || (a->nagg && jc_time_mono_ms() - a->window_start >= a->aggregate_ms)) {
+        if (stopping || close_now ||
+            (a->nagg && jc_time_mono_ms() - a->window_start >= a->aggregate_ms)) {
             flush_aggregates(a, scratch);
             a->window_start = jc_time_mono_ms();
+        }
+        if (stopping || close_now) {
+            pthread_mutex_lock(&a->lock);
+            a->windows_closed++;
+            pthread_mutex_unlock(&a->lock);
         }
 
         pthread_mutex_lock(&a->lock);
@@ -249,8 +259,11 @@ void jc_audit_flush(jc_audit *a, int64_t timeout_ms) {
         return;
     int64_t deadline = jc_time_now_ms() + timeout_ms;
     pthread_mutex_lock(&a->lock);
+    a->close_window = true;
+    uint64_t seen = a->windows_closed;
     pthread_cond_signal(&a->wake);
-    while ((a->count > 0 || a->batches_in_flight > 0) && jc_time_now_ms() < deadline) {
+    while ((a->count > 0 || a->batches_in_flight > 0 || a->windows_closed == seen) &&
+           jc_time_now_ms() < deadline) {
         struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000L};
         pthread_cond_timedwait(&a->drained, &a->lock, &ts);
     }

@@ -33,7 +33,8 @@ jc_audit *jc_audit_start(jc_store *st, size_t capacity, int64_t aggregate_s, jc_
 void jc_audit_stop(jc_audit *a);
 /* Queue one event (copied). false when it was dropped (queue full or a NULL audit). */
 bool jc_audit_emit(jc_audit *a, const jc_audit_event *ev);
-/* Wait until everything queued so far is written (tests and shutdown), at most timeout_ms. */
+/* Wait until everything queued so far is written, open aggregates included (GET /v1/audit,
+ * tests), at most timeout_ms. */
 void jc_audit_flush(jc_audit *a, int64_t timeout_ms);
 /* Prometheus text of the audit counters (owned), for /metrics. */
 char *jc_audit_metrics_text(jc_audit *a);

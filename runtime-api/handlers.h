@@ -23,7 +23,7 @@ typedef struct jc_job_fields {
  * field (invalid_field / unknown_field). */
 int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err *err);
 /* Seal a job's validated secrets (NULL: nothing to do) into spec["secrets"] for the row
- * (owner, job_id). Without a master key: JC_E_UNAVAILABLE naming master_key_file. */
+ * (owner, job_id). Without a master key: JC_E_INVALID on field secrets, naming master_key_file. */
 int jc_job_seal_secrets(jc_api *api, const json_t *secrets, const char *owner, const char *job_id,
                         json_t *spec, jc_err *err);
 /* Open a stored job's secrets: an owned object ({} when it has none), NULL on failure. */

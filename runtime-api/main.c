@@ -156,6 +156,7 @@ static int cmd_serve(int argc, char **argv) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -217,6 +218,7 @@ static int cmd_serve(int argc, char **argv) {
         goto out;
     if (jc_store_on_work(api.store, work_elsewhere, &api, &err) < 0)
         goto out;
+    jc_api_keys_loaded(&api);
     api.audit = jc_audit_start(api.store, (size_t)cfg.audit_queue, cfg.audit_aggregate_s, &err);
     if (!api.audit)
         goto out;
@@ -256,6 +258,8 @@ static int cmd_serve(int argc, char **argv) {
         goto out;
     }
     reaper_started = true;
+    if (jc_api_keywatch_start(&api, &err) < 0)
+        goto out;
     if (jc_scheduler_start(&api, &err) < 0)
         goto out;
     char port[16], rport[16];
@@ -265,14 +269,21 @@ static int cmd_serve(int argc, char **argv) {
            cfg.runtime_listen, "runtime_port", rport, "store", store_label(&cfg), NULL);
 
     int sig = 0;
-    while (sigwait(&set, &sig) != 0)
-        ;
+    for (;;) {
+        while (sigwait(&set, &sig) != 0)
+            ;
+        if (sig != SIGHUP)
+            break;
+        /* SIGHUP: reload the key files; requests keep running meanwhile */
+        jc_api_keys_reload(&api, "SIGHUP");
+    }
     jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     rc = 0;
 out:
     /* no more wake-ups from other servers into a server that is going away */
     if (api.store)
         jc_store_on_work(api.store, NULL, NULL, &err);
+    jc_api_keywatch_stop();
     jc_scheduler_stop();
     if (reaper_started) {
         pthread_mutex_lock(&rp.lock);
@@ -292,6 +303,7 @@ out:
         jc_replay_cache_free(api.iauth->replay);
         jc_addr_limit_free(api.iauth->limit);
     }
+    jc_api_keys_free_retired();
 out_cfg:
     if (rc != 0)
         fprintf(stderr, "jobcell-api: %s\n", err.msg[0] ? err.msg : "failed");

@@ -13,9 +13,9 @@
 #include "audit.h"
 #include "schedules.h"
 
-static const char *const groups[] = {"health",   "metrics",   "jobs",    "executions",
-                                     "logs",     "variables", "tokens",  "profiles",
-                                     "internal", "claims",    "runtime", "other"};
+static const char *const groups[] = {"health",    "metrics", "jobs",     "executions", "logs",
+                                     "variables", "tokens",  "profiles", "internal",   "claims",
+                                     "runtime",   "audit",   "other"};
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))

@@ -144,12 +144,14 @@ __attribute__((destructor)) static void state_free(void) {
  * change, so they are kept here by the token's exact bytes and only the clock (exp) is
  * checked again. A lookup compares in constant time: a caller who lands a guess in the
  * slot of another job's token learns nothing from the timing, and can at worst evict it
- * (which costs one full verification). The key ring is fixed for the process's life. */
+ * (which costs one full verification). A reload of the key ring (keyring.c) bumps its
+ * generation, which empties the cache: a revoked key's tokens are verified again, and fail. */
 #define TC_SLOTS 1024
 #define TC_LOCKS 64
 #define TC_MAX_TOKEN 1536 /* jobcell's tokens are ~600 bytes; longer ones are not cached */
 
 typedef struct tc_entry {
+    uint64_t generation; /* of the key ring that verified it: a reload empties the cache */
     size_t len;
     char token[TC_MAX_TOKEN];
     jc_jwt_claims claims;
@@ -181,7 +183,8 @@ static bool tc_lookup(const char *token, size_t len, jc_jwt_claims *out) {
     bool hit = false;
     pthread_mutex_lock(lock);
     tc_entry *e = &tc_slots[slot];
-    if (e->len == len && CRYPTO_memcmp(e->token, token, len) == 0) {
+    if (e->len == len && e->generation == jc_api_keyring_generation() &&
+        CRYPTO_memcmp(e->token, token, len) == 0) {
         *out = e->claims;
         hit = true;
     }
@@ -189,7 +192,8 @@ static bool tc_lookup(const char *token, size_t len, jc_jwt_claims *out) {
     return hit;
 }
 
-static void tc_store(const char *token, size_t len, const jc_jwt_claims *claims) {
+static void tc_store(const char *token, size_t len, const jc_jwt_claims *claims,
+                     uint64_t generation) {
     if (len == 0 || len > TC_MAX_TOKEN)
         return;
     pthread_once(&tc_once, tc_init);
@@ -200,6 +204,7 @@ static void tc_store(const char *token, size_t len, const jc_jwt_claims *claims)
     memcpy(e->token, token, len);
     e->len = len;
     e->claims = *claims;
+    e->generation = generation;
     pthread_mutex_unlock(lock);
 }
 
@@ -253,17 +258,19 @@ static int authorize_read(jc_req *req, const char *path_exe, const char *read_ke
     jc_jwt_reason reason = JC_JWT_OK;
     jc_err jerr = {0};
     int64_t now_s = jc_time_now_ms() / 1000;
+    /* read before verifying: a reload during the verification must not be cached over */
+    uint64_t gen = jc_api_keyring_generation();
     if (tc_lookup(token, token_len, &ctx->claims)) {
         /* verified before: only the clock can have changed (no leeway on expiry) */
         if (now_s >= ctx->claims.exp)
             return deny(req, "invalid_token:expired", err);
-    } else if (jc_jwt_verify(api->keyring, token, token_len, now_s, &ctx->claims, &reason, &jerr) <
-               0) {
+    } else if (jc_jwt_verify(jc_api_keyring(api), token, token_len, now_s, &ctx->claims, &reason,
+                             &jerr) < 0) {
         char why[64];
         snprintf(why, sizeof(why), "invalid_token:%s", jc_jwt_reason_name(reason));
         return deny(req, why, err);
     } else {
-        tc_store(token, token_len, &ctx->claims);
+        tc_store(token, token_len, &ctx->claims, gen);
     }
 
     jc_req_audit_auth(req, "jwt", "execution", ctx->claims.execution_id, ctx->claims.kid);
@@ -525,7 +532,7 @@ static int post_token(jc_req *req, jc_err *err) {
     if (jc_random_b64url(16, c.jti, sizeof(c.jti), err) < 0)
         return -1;
     jc_api *api = jc_req_api(req);
-    _cleanup_free_ char *token = jc_jwt_sign(api->keyring, &c, err);
+    _cleanup_free_ char *token = jc_jwt_sign(jc_api_keyring(api), &c, err);
     OPENSSL_cleanse(&c, sizeof(c));
     if (!token)
         return -1;

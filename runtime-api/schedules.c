@@ -288,6 +288,7 @@ static int get_schedule(jc_req *req, jc_err *err) {
 
 static int patch_schedule(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
+    audit(req, "schedule_update", jc_req_param(req, "id"));
     json_t *body = jc_req_json(req, err);
     if (!body)
         return -1;
@@ -312,16 +313,17 @@ out:
 static int delete_schedule(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     const char *id = jc_req_param(req, "id");
+    audit(req, "schedule_delete", id);
     if (jc_store_schedule_delete(api->store, id, scope_of(req), err) < 0)
         return -1;
     jc_log(JC_LOG_INFO, "schedule deleted", "schedule", id, NULL);
-    audit(req, "schedule_delete", id);
     jc_scheduler_wake();
     return jc_reply_empty(req, 204, err);
 }
 
 static int set_paused(jc_req *req, bool paused, jc_err *err) {
     jc_api *api = jc_req_api(req);
+    audit(req, paused ? "schedule_pause" : "schedule_resume", jc_req_param(req, "id"));
     jc_schedule s;
     if (jc_store_schedule_get(api->store, jc_req_param(req, "id"), scope_of(req), &s, err) < 0)
         return -1;

@@ -121,7 +121,7 @@ struct jc_req {
     char audit_actor_type[16];
     char audit_actor[130];
     char audit_key[130];
-    const char *audit_reason; /* static word of the failure or error */
+    char audit_reason[64]; /* the failure's reason or the error code ("" none) */
     bool audit_failed;
     char audit_kind[32];
     char audit_target[130];
@@ -367,7 +367,7 @@ static void error_reply(jc_req *req, unsigned status, const jc_err *err) {
     if (req->extra && !internal)
         json_object_update(body, req->extra);
     if (!req->audit_failed)
-        req->audit_reason = code;
+        jc_audit_set(req->audit_reason, sizeof(req->audit_reason), code);
     if (req->resp)
         MHD_destroy_response(req->resp);
     req->resp = json_response(body);
@@ -555,7 +555,8 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     /* The audit event is written when the request ends (audit_request); a flood of bad
      * credentials fills the bounded audit queue and is counted as dropped, never blocks. */
     req->audit_failed = true;
-    req->audit_reason = reason;
+    /* copied: callers pass reasons built in their own buffers ("invalid_token:expired") */
+    jc_audit_set(req->audit_reason, sizeof(req->audit_reason), reason);
 }
 
 void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
@@ -611,7 +612,7 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
                      : req->audit_scheme ? req->audit_scheme
                                          : route_scheme(req));
         JC_AUDIT_SET(&ev, outcome, "failure");
-        JC_AUDIT_SET(&ev, reason, req->audit_reason ? req->audit_reason : "unknown");
+        JC_AUDIT_SET(&ev, reason, req->audit_reason[0] ? req->audit_reason : "unknown");
     } else {
         JC_AUDIT_SET(&ev, kind, req->audit_kind[0] ? req->audit_kind : "auth");
         JC_AUDIT_SET(&ev, actor_type, req->audit_actor_type[0] ? req->audit_actor_type : "unknown");
@@ -621,9 +622,9 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
         JC_AUDIT_SET(&ev, target, req->audit_target);
         JC_AUDIT_SET(&ev, outcome, status < 400 ? "success" : status == 403 ? "denied" : "error");
         JC_AUDIT_SET(&ev, reason,
-                     status < 400        ? "ok"
-                     : req->audit_reason ? req->audit_reason
-                                         : "error");
+                     status < 400           ? "ok"
+                     : req->audit_reason[0] ? req->audit_reason
+                                            : "error");
     }
     jc_audit_emit(api->audit, &ev);
 }
@@ -1181,7 +1182,7 @@ static int address_blocked(jc_req *req, jc_err *err) {
     jc_iauth_count_blocked(api->iauth);
     /* audited as a refusal, not counted as another failure (the block would never end) */
     req->audit_failed = true;
-    req->audit_reason = "address_blocked";
+    jc_audit_set(req->audit_reason, sizeof(req->audit_reason), "address_blocked");
     char ra[24];
     snprintf(ra, sizeof(ra), "%lld", (long long)left);
     jc_reply_header(req, "Retry-After", ra);

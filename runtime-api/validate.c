@@ -179,16 +179,19 @@ int jc_job_seal_secrets(jc_api *api, const json_t *secrets, const char *owner, c
                         json_t *spec, jc_err *err) {
     if (!secrets)
         return 0;
-    if (!api->master)
-        return jc_err_field(err, JC_E_UNAVAILABLE, "secrets",
+    const jc_master_ring *master = jc_api_master(api);
+    if (!master)
+        /* a 4xx, not a 503: the message must reach the caller (5xx bodies are generic),
+         * and retrying cannot help until an administrator acts */
+        return jc_err_field(err, JC_E_INVALID, "secrets",
                             "this server keeps no secrets: its administrator must set "
                             "master_key_file to accept the secrets field");
     char *text = json_dumps(secrets, JSON_COMPACT);
     if (!text)
         return jc_err_sys(err, ENOMEM, "secrets");
     char *sealed = NULL;
-    int rc = jc_seal(api->master, JC_SEALED_JOB_SECRETS, owner, job_id, text, strlen(text), &sealed,
-                     err);
+    int rc =
+        jc_seal(master, JC_SEALED_JOB_SECRETS, owner, job_id, text, strlen(text), &sealed, err);
     OPENSSL_cleanse(text, strlen(text));
     free(text);
     if (rc < 0)
@@ -202,16 +205,16 @@ json_t *jc_job_open_secrets(jc_api *api, const jc_job *job, jc_err *err) {
     json_t *sealed = json_object_get(job->spec, "secrets");
     if (!sealed)
         return json_object();
-    if (!api->master) {
+    const jc_master_ring *master = jc_api_master(api);
+    if (!master) {
         jc_err_set(err, JC_E_UNAVAILABLE,
                    "the job has secrets but the server has no master_key_file to open them");
         return NULL;
     }
     unsigned char *pt = NULL;
     size_t len = 0;
-    if (!json_is_string(sealed) ||
-        jc_unseal(api->master, JC_SEALED_JOB_SECRETS, job->owner, job->id,
-                  json_string_value(sealed), &pt, &len, err) < 0) {
+    if (!json_is_string(sealed) || jc_unseal(master, JC_SEALED_JOB_SECRETS, job->owner, job->id,
+                                             json_string_value(sealed), &pt, &len, err) < 0) {
         jc_err_set(err, JC_E_AUTH,
                    "the job's secrets do not open with the server's master_key_file");
         return NULL;

@@ -24,8 +24,7 @@ static int append_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
         const jc_audit_event *e = &a->ev[i];
         if (jc_pg_x(c, sql, err, "issssssssssiii", e->at, e->kind, e->actor_type, e->actor,
                     e->scheme, e->group, e->outcome, e->reason, e->remote, e->key_version,
-                    e->target, e->status, e->latency_us, e->count < 1 ? (int64_t)1 : e->count) <
-            0)
+                    e->target, e->status, e->latency_us, e->count < 1 ? (int64_t)1 : e->count) < 0)
             return -1;
     }
     return 0;
@@ -118,8 +117,7 @@ static int prune_fn(jc_store *st, pgc *c, void *arg, jc_err *err) {
     return a->deleted < 0 ? -1 : 0;
 }
 
-int jc_pg_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *deleted,
-                      jc_err *err) {
+int jc_pg_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *deleted, jc_err *err) {
     prune_arg a = {before, (int64_t)max_rows, 0};
     if (deleted)
         *deleted = 0;

@@ -179,8 +179,7 @@ int jc_pg_cred_revoke(jc_store *st, const char *key_id, int64_t now, jc_err *err
 
 static int rotate_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
     /* one rotation of an orchestrator at a time, across servers */
-    static const char lock[] =
-        "SELECT pg_advisory_xact_lock(hashtext('jobcell.creds.' || $1))";
+    static const char lock[] = "SELECT pg_advisory_xact_lock(hashtext('jobcell.creds.' || $1))";
     static const char live[] =
         "SELECT count(*) FROM orchestrator_keys WHERE orchestrator = $1"
         " AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)";

@@ -20,6 +20,7 @@
 #include "store_audit.h"
 #include "store_creds.h"
 #include "store_export.h"
+#include "store_sealed.h"
 #include "store_schedules.h"
 
 /* store.h */
@@ -199,10 +200,22 @@
        jc_err *err),                                                                               \
       (st, key_id, old_sealed, new_sealed, err))
 
+/* store_sealed.h */
+#define JC_STORE_SEALED_OPS(X)                                                                     \
+    X(int, sealed_page,                                                                            \
+      (jc_store * st, const char *kind, const char *cursor, size_t limit, jc_sealed_row **out,     \
+       size_t *n, char **next_cursor, jc_err *err),                                                \
+      (st, kind, cursor, limit, out, n, next_cursor, err))                                         \
+    X(int, sealed_swap,                                                                            \
+      (jc_store * st, const char *kind, const char *id, const char *expected,                      \
+       const char *replacement, bool *swapped, jc_err *err),                                       \
+      (st, kind, id, expected, replacement, swapped, err))
+
 /* Every operation, for the tables. A new header's list goes here too. */
 #define JC_STORE_ALL_OPS(X)                                                                        \
     JC_STORE_CORE_OPS(X)                                                                           \
-    JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X) JC_STORE_AUDIT_OPS(X) JC_STORE_CREDS_OPS(X)
+    JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X) JC_STORE_AUDIT_OPS(X) JC_STORE_CREDS_OPS(X)    \
+        JC_STORE_SEALED_OPS(X)
 
 #define JC_STORE_OP_FIELD(ret, name, params, args) ret(*name) params;
 #define JC_STORE_OP_DECL_SQLITE(ret, name, params, args) ret jc_sqlite_##name params;

@@ -13,7 +13,7 @@ import time
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from runtime_harness import CLI_BIN, Server, check, eq, finish, http, runtime  # noqa: E402
 
-COMMANDS = ["submit", "ls", "show", "logs", "cancel", "token", "var"]
+COMMANDS = ["submit", "ls", "show", "logs", "cancel", "token", "var", "audit"]
 
 
 def cli(args, token=None, url=None, stdin=None, env_extra=None, timeout=60):
@@ -124,6 +124,22 @@ def main():
         rc, out, err = cli(["submit", "-"], alice, s.url, stdin=json.dumps({"runtime": "cobol", "script": "x"}))
         check(rc == 1 and "runtime" in err and "HTTP 400" in err,
               "an invalid job: exit 1 with the server's message naming the field (%s)" % err.strip())
+        # audit: the admin reads the trail; filters reach the server; users are refused
+        rc, out, err = cli(["audit", "--kind", "job_submit", "--actor", "alice", "--since", "1h",
+                            "--json"], admin, s.url)
+        doc = json.loads(out) if rc == 0 else {}
+        subs = doc.get("events", [])
+        check(rc == 0 and len(subs) >= 2 and all(e["kind"] == "job_submit" and
+                                                e["actor"]["id"] == "alice" for e in subs) and
+              {job1, job2} <= {e["target"] for e in subs}, "audit --kind --actor --json (%s)" % err)
+        rc, out, err = cli(["audit", "--actor", "alice"], admin, s.url)
+        check(rc == 0 and "job_submit" in out and "ACTOR" in out, "audit prints a table")
+        rc, out, err = cli(["audit"], alice, s.url)
+        check(rc == 1 and "HTTP 403" in err, "audit is for administrators (%s)" % err.strip())
+        rc, out, err = cli(["audit", "--outcome", "maybe"], admin, s.url)
+        check(rc == 1 and "outcome" in err, "a bad outcome is refused by name (%s)" % err.strip())
+        rc, out, err = cli(["audit", "extra"], admin, s.url)
+        check(rc == 2, "audit takes no arguments")
         rc, out, err = cli(["submit", "-"], alice, s.url, stdin="{not json")
         check(rc == 1 and "not a JSON object" in err, "a malformed file is refused before sending")
         rc, out, _ = cli(["ls"], alice, s.url)
