@@ -17,7 +17,9 @@
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "jobcell/random.h"
+#include "maintenance.h"
 #include "schedules.h"
+#include "store_upkeep.h"
 #include "server.h"
 
 #define LOG_READ_MAX (16u << 20)
@@ -50,9 +52,20 @@ static int query_int(jc_req *req, const char *name, int64_t def, int64_t lo, int
 
 static int get_health(jc_req *req, jc_err *err) {
     jc_err e;
-    if (jc_store_ping(jc_req_api(req)->store, &e) < 0)
+    jc_api *api = jc_req_api(req);
+    if (jc_store_ping(api->store, &e) < 0)
         return jc_err_set(err, JC_E_UNAVAILABLE, "store unavailable");
-    return jc_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), err);
+    /* Serving, but its own upkeep is failing: still 200 (a load balancer must not take a
+     * working server out for it), with the tasks named for the operator. */
+    const char *failing[JC_TASK_COUNT];
+    size_t n = jc_maintenance_failing(api, failing, JC_TASK_COUNT);
+    if (n == 0)
+        return jc_reply_json(req, 200, json_pack("{s:s}", "status", "ok"), err);
+    json_t *names = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(names, json_string(failing[i]));
+    return jc_reply_json(req, 200, json_pack("{s:s, s:o}", "status", "degraded", "failing", names),
+                         err);
 }
 
 static int get_metrics(jc_req *req, jc_err *err) {
@@ -101,6 +114,41 @@ static json_t *job_with_executions(jc_api *api, const jc_job *job, jc_err *err) 
     return o;
 }
 
+/* The answer to a repeated submit: the job it created, as it is now, with its first
+ * execution — rebuilt from the store, so no stored copy of the spec exists. A record made
+ * by an older version that kept the whole answer is answered the same way (by its id). */
+static int replay_answer(jc_req *req, const char *stored, jc_err *err) {
+    jc_api *api = jc_req_api(req);
+    _cleanup_json_ json_t *rec = json_loads(stored, 0, NULL);
+    const char *id = json_string_value(json_object_get(rec, "job_id"));
+    if (!id)
+        id = json_string_value(json_object_get(rec, "id"));
+    if (!id)
+        return jc_err_set(err, JC_E_INTERNAL, "idempotency record without a job id");
+    jc_req_audit_op(req, "job_submit", id);
+    jc_job job;
+    if (jc_store_job_get(api->store, id, jc_req_principal(req)->user, &job, err) < 0) {
+        if (err->code == JC_E_NOT_FOUND)
+            return jc_err_field(err, JC_E_CONFLICT, "Idempotency-Key",
+                                "the job this Idempotency-Key created no longer exists");
+        return -1;
+    }
+    jc_execution *exes = NULL;
+    size_t n = 0;
+    if (jc_store_execution_list(api->store, job.id, &exes, &n, err) < 0) {
+        jc_job_clear(&job);
+        return -1;
+    }
+    json_t *o = jc_job_json(&job, true);
+    json_t *arr = json_array();
+    if (n > 0)
+        json_array_append_new(arr, jc_execution_json(&exes[0]));
+    json_object_set_new(o, "executions", arr);
+    jc_executions_free(exes, n);
+    jc_job_clear(&job);
+    return jc_reply_json(req, 201, o, err);
+}
+
 static int post_job(jc_req *req, jc_err *err) {
     jc_api *api = jc_req_api(req);
     jc_req_audit_op(req, "job_submit", "");
@@ -140,6 +188,11 @@ static int post_job(jc_req *req, jc_err *err) {
     json_array_append_new(arr, jc_execution_json(&exe));
     json_object_set_new(answer, "executions", arr);
     _cleanup_free_ char *text = json_dumps(answer, JSON_COMPACT);
+    /* What an Idempotency-Key keeps is the job's id, never the answer itself: the answer
+     * holds the script, input and env, which may carry secrets, and can be megabytes. A
+     * replay is rebuilt from the stored job (replay_answer). */
+    _cleanup_json_ json_t *stored = json_pack("{s:s}", "job_id", job.id);
+    _cleanup_free_ char *stored_text = stored ? json_dumps(stored, JSON_COMPACT) : NULL;
     size_t blen;
     const char *raw = jc_req_body(req, &blen);
     char hash[65];
@@ -156,14 +209,22 @@ static int post_job(jc_req *req, jc_err *err) {
         .timeout_s = f.timeout_s,
         .idempotency_key = idem,
         .request_hash = hash,
-        .response = text,
+        .response = stored_text,
     };
     _cleanup_free_ char *replay = NULL;
-    if (!text || jc_store_job_create(api->store, &in, &replay, err) < 0)
-        return text ? -1 : jc_err_sys(err, ENOMEM, "job");
+    if (!text || !stored_text)
+        return jc_err_sys(err, ENOMEM, "job");
+    if (jc_store_job_create(api->store, &in, &replay, err) < 0)
+        return -1;
     if (replay)
-        return jc_reply_bytes(req, 201, "application/json", replay, strlen(replay), err);
+        return replay_answer(req, replay, err);
     jc_log(JC_LOG_INFO, "job submitted", "job", job.id, "exe", exe.id, "owner", who->user, NULL);
+    /* per-token submit counts feed the detection scan; a failure to count must not lose
+     * the job, but it is said */
+    jc_err aerr;
+    if (jc_store_activity_submit(api->store, who->token_id, who->user, now, &aerr) < 0)
+        jc_log(JC_LOG_WARN, "submit not counted for the detection scan", "job", job.id, "error",
+               aerr.msg, NULL);
     jc_api_notify_work(api);
     return jc_reply_bytes(req, 201, "application/json", text, strlen(text), err);
 }

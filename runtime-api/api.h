@@ -60,6 +60,30 @@ typedef struct jc_api_config {
     int64_t runtime_rate;
     int64_t runtime_burst;
     int64_t idempotency_ttl_s;
+    /* retention and maintenance (maintenance.c) */
+    int64_t retention_jobs_days; /* also the largest retention_days a job may ask for */
+    int64_t retention_signals_days;
+    int64_t retention_activity_days;
+    int64_t prune_batch_rows;
+    int64_t prune_pause_ms;
+    int64_t prune_vacuum_pages;
+    int64_t prune_interval_s;
+    int64_t scan_interval_s;
+    int64_t scan_window_s;
+    /* detection thresholds (signals.c) */
+    int64_t sig_new_token_window_s;
+    int64_t sig_new_token_min_submits;
+    int64_t sig_token_rate_min;
+    int64_t sig_token_rate_factor;
+    int64_t sig_token_rate_baseline_s;
+    int64_t sig_auth_burst_address;
+    int64_t sig_auth_burst_orchestrator;
+    int64_t sig_leases_lost;
+    int64_t sig_egress_denied;
+    /* growth thresholds per kind (store_upkeep.h order; 0: none) and for the whole store */
+    int64_t threshold_rows[7];
+    int64_t threshold_bytes[7];
+    int64_t threshold_store_bytes;
     /* the audit trail (audit.h) */
     int64_t audit_queue;
     int64_t audit_aggregate_s;
@@ -124,6 +148,8 @@ jc_metrics *jc_metrics_new(void);
 void jc_metrics_free(jc_metrics *m);
 void jc_metrics_request(jc_metrics *m, const char *group, unsigned status, int64_t micros);
 void jc_metrics_auth_failure(jc_metrics *m, const char *group, const char *reason);
+/* An authentication that could not be decided (the store failed) and was refused. */
+void jc_metrics_auth_undecided(jc_metrics *m, const char *group);
 void jc_metrics_claims(jc_metrics *m, size_t n);
 void jc_metrics_leases_expired(jc_metrics *m, size_t n);
 /* Prometheus text (owned). */

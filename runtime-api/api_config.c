@@ -1,5 +1,6 @@
 /* api_config.c: jobcell-api's configuration schema (docs/configuration.md lists it). */
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api.h"
 
@@ -79,13 +80,67 @@ static const jc_cfg_field fields[] = {
     F("runtime.burst", JC_CFG_INT, runtime_burst, "200", 1, 100000,
       "runtime API burst per execution"),
     F("idempotency_ttl_s", JC_CFG_INT, idempotency_ttl_s, "86400", 60, 2592000,
-      "how long an Idempotency-Key is remembered"),
+      "how long an Idempotency-Key is remembered (its records are pruned after it)"),
+    F("retention.jobs_days", JC_CFG_INT, retention_jobs_days, "30", 1, 36500,
+      "days a finished job (executions, results, logs) is kept; the most a job's"
+      " retention_days may ask for"),
+    F("retention.signals_days", JC_CFG_INT, retention_signals_days, "90", 1, 36500,
+      "days a security signal is kept"),
+    F("retention.activity_days", JC_CFG_INT, retention_activity_days, "8", 1, 36500,
+      "days the per-token submit counts and orchestrator addresses (scan inputs) are kept"),
+    F("prune.batch_rows", JC_CFG_INT, prune_batch_rows, "500", 1, 100000,
+      "rows (jobs, for finished jobs) removed per transaction"),
+    F("prune.pause_ms", JC_CFG_INT, prune_pause_ms, "20", 0, 10000,
+      "pause between two prune transactions, so claims get the write lock"),
+    F("prune.vacuum_pages", JC_CFG_INT, prune_vacuum_pages, "2000", 0, 10000000,
+      "free pages given back to the file system per step, until none is left (0: none)"),
+    F("maintenance.prune_interval_s", JC_CFG_INT, prune_interval_s, "600", 1, 604800,
+      "how often the prune task runs (seconds)"),
+    F("maintenance.scan_interval_s", JC_CFG_INT, scan_interval_s, "300", 1, 86400,
+      "how often the detection scan runs (seconds)"),
+    F("maintenance.scan_window_s", JC_CFG_INT, scan_window_s, "600", 1, 604800,
+      "how far back the detection scan looks, and its deduplication window (seconds)"),
+    F("signals.new_token_window_s", JC_CFG_INT, sig_new_token_window_s, "300", 1, 86400,
+      "a token submitting this soon after its creation raises new_token_submit"),
+    F("signals.new_token_min_submits", JC_CFG_INT, sig_new_token_min_submits, "1", 1, 1000000,
+      "submits within that time that raise new_token_submit"),
+    F("signals.token_rate_min", JC_CFG_INT, sig_token_rate_min, "100", 1, 100000000,
+      "submits by one token in the scan window before token_rate is considered"),
+    F("signals.token_rate_factor", JC_CFG_INT, sig_token_rate_factor, "10", 1, 1000000,
+      "token_rate fires above this many times the owner's usual rate"),
+    F("signals.token_rate_baseline_s", JC_CFG_INT, sig_token_rate_baseline_s, "604800", 3600,
+      31536000, "the period the owner's usual rate is measured over (seconds)"),
+    F("signals.auth_burst_address", JC_CFG_INT, sig_auth_burst_address, "20", 1, 100000000,
+      "authentication failures from one address in the window that raise auth_burst_address"),
+    F("signals.auth_burst_orchestrator", JC_CFG_INT, sig_auth_burst_orchestrator, "10", 1,
+      100000000,
+      "authentication failures naming one orchestrator id that raise"
+      " auth_burst_orchestrator"),
+    F("signals.leases_lost", JC_CFG_INT, sig_leases_lost, "3", 1, 100000000,
+      "executions of one orchestrator marked lost in the window that raise leases_lost"),
+    F("signals.egress_denied", JC_CFG_INT, sig_egress_denied, "20", 1, 100000000,
+      "denied outgoing packets of one execution (network.denied) that raise egress_denied"),
+#define T(kind, i)                                                                                 \
+    F("thresholds." kind "_rows", JC_CFG_INT, threshold_rows[i], "0", 0, INT64_MAX,                \
+      "rows of " kind " above which a warning is logged (0: no threshold)"),                       \
+        F("thresholds." kind "_bytes", JC_CFG_INT, threshold_bytes[i], "0", 0, INT64_MAX,          \
+          "bytes of " kind " above which a warning is logged (0: no threshold)")
+    T("jobs", 0),
+    T("logs", 1),
+    T("audit", 2),
+    T("idempotency", 3),
+    T("signals", 4),
+    T("activity", 5),
+    T("variables", 6),
+#undef T
+    F("thresholds.store_bytes", JC_CFG_INT, threshold_store_bytes, "0", 0, INT64_MAX,
+      "size of the whole store above which a warning is logged (0: no threshold)"),
     F("audit.queue_size", JC_CFG_INT, audit_queue, "8192", 16, 1048576,
       "audit events held in memory before new ones are dropped (and counted)"),
     F("audit.aggregate_s", JC_CFG_INT, audit_aggregate_s, "10", 0, 3600,
       "window of aggregated successful machine authentications (0: one row per request)"),
     F("audit.retention_days", JC_CFG_INT, audit_retention_days, "90", 1, 36500,
-      "days audit events are kept before housekeeping deletes them"),
+      "days audit events are kept before the prune task deletes them"),
     F("internal_auth.require_hmac", JC_CFG_BOOL, require_hmac, "false", 0, 0,
       "refuse the shared internal key: every internal request must be signed"),
     F("internal_auth.rotation_grace_s", JC_CFG_INT, rotation_grace_s, "86400", 0, 2592000,

@@ -117,6 +117,9 @@ void jc_req_close_connection(jc_req *req);
 /* Count an authentication failure (metrics and audit): group is the route group, reason
  * a fixed word ("missing", "malformed", "wrong_key", "invalid_token:expired", …). */
 void jc_req_auth_failure(jc_req *req, const char *reason);
+/* The same, naming the execution the credential was for (an execution token presented
+ * after its execution ended: the detection scan reports it by execution). */
+void jc_req_auth_failure_execution(jc_req *req, const char *reason, const char *exe_id);
 /* Record who authenticated (audit trail): scheme "token", "bearer", "hmac" or "jwt"; actor
  * type "user", "orchestrator" or "execution"; the actor's id; the key version (kid, token
  * id). The strings are copied except scheme, which must be a static word. */

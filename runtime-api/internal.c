@@ -13,6 +13,7 @@
 #include "jobcell/cleanup.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
+#include "store_upkeep.h"
 #include "server.h"
 
 static int64_t lease_ms(jc_api *api) {
@@ -78,6 +79,14 @@ static int orchestrator_heartbeat(jc_req *req, jc_err *err) {
     if (jc_store_orchestrator_seen(jc_req_api(req)->store, jc_req_orchestrator(req), b, now, err) <
         0)
         return -1;
+    /* where the id was seen from: one id at two addresses at once is a cloned host (the
+     * detection scan's orchestrator_addresses signal) */
+    jc_err aerr;
+    if (jc_req_remote(req)[0] &&
+        jc_store_activity_orchestrator(jc_req_api(req)->store, jc_req_orchestrator(req),
+                                       jc_req_remote(req), now, &aerr) < 0)
+        jc_log(JC_LOG_WARN, "orchestrator address not recorded", "orchestrator",
+               jc_req_orchestrator(req), "error", aerr.msg, NULL);
     return jc_reply_json(req, 200, json_pack("{s:o}", "server_time", jc_time_json(now)), err);
 }
 

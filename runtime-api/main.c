@@ -1,5 +1,6 @@
 /* main.c: the jobcell-api program: serve, migrate, token create. */
 #include <errno.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include "jobcell/auth.h"
 #include "jobcell/io.h"
 #include "jobcell/log.h"
+#include "maintenance.h"
 #include "audit.h"
 #include "internal_auth.h"
 #include "keys.h"
@@ -49,6 +51,8 @@ static void usage(FILE *out) {
             "                                           empty store (SQLite or PostgreSQL)\n"
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
+            "  prune [--dry-run] [--full-vacuum] [--config FILE] [--store-path FILE]\n"
+            "                                           remove what is past its retention now\n"
             "  keys CLASS ACTION [OPTIONS]              manage key files and rotate keys\n"
             "  orchestrator add|ls|revoke|rotate ...    manage orchestrator credentials\n"
             "\n"
@@ -104,47 +108,6 @@ static void work_elsewhere(void *arg) {
 
 /* ---- serve -------------------------------------------------------------------------- */
 
-typedef struct reaper {
-    jc_api *api;
-    pthread_mutex_t lock;
-    pthread_cond_t cond;
-    bool stop;
-} reaper;
-
-static void *reaper_main(void *arg) {
-    reaper *r = arg;
-    jc_api *api = r->api;
-    pthread_mutex_lock(&r->lock);
-    while (!r->stop) {
-        int64_t deadline = jc_time_now_ms() + api->cfg->reaper_interval_s * 1000;
-        struct timespec ts = {.tv_sec = deadline / 1000, .tv_nsec = (deadline % 1000) * 1000000L};
-        while (!r->stop && pthread_cond_timedwait(&r->cond, &r->lock, &ts) != ETIMEDOUT)
-            ;
-        if (r->stop)
-            break;
-        pthread_mutex_unlock(&r->lock);
-        jc_reap_stats st;
-        jc_err err;
-        int64_t now = jc_time_now_ms();
-        if (jc_store_reap(api->store, now, &st, &err) < 0) {
-            jc_log(JC_LOG_ERROR, "reaper failed", "error", err.msg, NULL);
-        } else if (st.lost || st.requeued) {
-            char lost[24], requeued[24], retried[24];
-            snprintf(lost, sizeof(lost), "%zu", st.lost);
-            snprintf(requeued, sizeof(requeued), "%zu", st.requeued);
-            snprintf(retried, sizeof(retried), "%zu", st.retried);
-            jc_log(JC_LOG_INFO, "leases expired", "lost", lost, "requeued", requeued, "retried",
-                   retried, NULL);
-            jc_metrics_leases_expired(api->metrics, st.lost + st.requeued);
-            jc_api_notify_work(api);
-        }
-        jc_store_idempotency_expire(api->store, now - api->cfg->idempotency_ttl_s * 1000, &err);
-        pthread_mutex_lock(&r->lock);
-    }
-    pthread_mutex_unlock(&r->lock);
-    return NULL;
-}
-
 static int cmd_serve(int argc, char **argv) {
     if (wants_help(argc, argv)) {
         serve_help();
@@ -166,11 +129,6 @@ static int cmd_serve(int argc, char **argv) {
     jc_err_clear(&err);
     int rc = 1;
     jc_server *server = NULL;
-    reaper rp = {.api = &api};
-    pthread_t reaper_thread;
-    bool reaper_started = false;
-    pthread_mutex_init(&rp.lock, NULL);
-    pthread_cond_init(&rp.cond, NULL);
 
     if (load_config(&cfg, argc, argv, &err) < 0)
         goto out_cfg;
@@ -243,6 +201,7 @@ static int cmd_serve(int argc, char **argv) {
     }
     if (jc_admin_routes(main_router, &api, &err) < 0 ||
         jc_schedule_routes(main_router, &api, &err) < 0 ||
+        jc_signal_routes(main_router, &api, &err) < 0 ||
         jc_audit_routes(main_router, &api, &err) < 0 ||
         jc_internal_routes(main_router, &api, &err) < 0) {
         jc_router_free(main_router);
@@ -253,11 +212,9 @@ static int cmd_serve(int argc, char **argv) {
     server = jc_server_start(&api, main_router, runtime_router, &err);
     if (!server)
         goto out;
-    if (pthread_create(&reaper_thread, NULL, reaper_main, &rp) != 0) {
-        jc_err_sys(&err, errno, "reaper thread");
+    /* the reaper, prune and the detection scan (maintenance.c) */
+    if (jc_maintenance_start(&api, &err) < 0)
         goto out;
-    }
-    reaper_started = true;
     if (jc_api_keywatch_start(&api, &err) < 0)
         goto out;
     if (jc_scheduler_start(&api, &err) < 0)
@@ -285,13 +242,7 @@ out:
         jc_store_on_work(api.store, NULL, NULL, &err);
     jc_api_keywatch_stop();
     jc_scheduler_stop();
-    if (reaper_started) {
-        pthread_mutex_lock(&rp.lock);
-        rp.stop = true;
-        pthread_cond_signal(&rp.cond);
-        pthread_mutex_unlock(&rp.lock);
-        pthread_join(reaper_thread, NULL);
-    }
+    jc_maintenance_stop();
     jc_server_stop(server);
     jc_audit_stop(api.audit); /* after the server: the last requests' events are written */
     jc_store_close(api.store);
@@ -310,8 +261,6 @@ out_cfg:
     else
         jc_log(JC_LOG_INFO, "stopped", NULL);
     jc_config_free(&jc_api_config_schema, &cfg);
-    pthread_cond_destroy(&rp.cond);
-    pthread_mutex_destroy(&rp.lock);
     return rc;
 }
 
@@ -467,6 +416,110 @@ out:
     return rc;
 }
 
+/* ---- prune -------------------------------------------------------------------------- */
+
+static int cmd_prune(int argc, char **argv) {
+    static const char help[] =
+        "Usage: jobcell-api prune [--dry-run] [--full-vacuum] [--config FILE]\n"
+        "                         [--store-path FILE]\n"
+        "\n"
+        "Remove what is past its retention now (the server's prune task does the same on\n"
+        "its own, every maintenance.prune_interval_s) and print how many rows of each kind\n"
+        "went. Finished jobs go with all their executions, results and logs; audit events,\n"
+        "idempotency records and security signals by their time; variables are never\n"
+        "removed. Rows go in small transactions, so a running server keeps serving.\n"
+        "\n"
+        "  --dry-run       only count what would be removed\n"
+        "  --full-vacuum   afterwards rewrite the whole store once, so that a store created\n"
+        "                  by an older version gives freed space back from then on\n"
+        "                  (stop every server using the store first)\n";
+    if (wants_help(argc, argv)) {
+        fputs(help, stdout);
+        return 0;
+    }
+    bool dry = false, full = false;
+    const char *config = NULL, *store_path = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--dry-run") == 0) {
+            dry = true;
+        } else if (strcmp(argv[i], "--full-vacuum") == 0) {
+            full = true;
+        } else if ((strcmp(argv[i], "--config") == 0 || strcmp(argv[i], "--store-path") == 0) &&
+                   i + 1 < argc) {
+            *(argv[i][2] == 'c' ? &config : &store_path) = argv[i + 1];
+            i++;
+        } else {
+            fprintf(stderr, "jobcell-api prune: unknown or incomplete option '%s'\n%s", argv[i],
+                    help);
+            return 2;
+        }
+    }
+    if (dry && full) {
+        fprintf(stderr, "jobcell-api prune: --dry-run and --full-vacuum do not go together\n");
+        return 2;
+    }
+    jc_api_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    jc_err err;
+    jc_err_clear(&err);
+    int rc = 1;
+    jc_store *st = NULL;
+    if (jc_config_init(&jc_api_config_schema, &cfg, &err) < 0 ||
+        (config && jc_config_load_file(&jc_api_config_schema, &cfg, config, &err) < 0) ||
+        jc_config_apply_env(&jc_api_config_schema, &cfg, environ, &err) < 0 ||
+        (store_path && jc_config_set(&jc_api_config_schema, &cfg, "store_path", store_path,
+                                     "flag --store-path", false, &err) < 0))
+        goto out;
+    st = open_store(&cfg, &err);
+    if (!st)
+        goto out;
+    int64_t now = jc_scheduler_now_ms();
+    jc_prune_counts c;
+    jc_prune_report rep;
+    if (dry) {
+        jc_retention r;
+        jc_retention_from_config(&cfg, &r);
+        if (jc_store_prune_count(st, &r, now, &c, &err) < 0)
+            goto out;
+    } else {
+        if (jc_prune_run(st, &cfg, now, NULL, &rep, &err) < 0)
+            goto out;
+        c = rep.removed;
+    }
+    printf("%s\n", dry ? "would remove:" : "removed:");
+    printf("  jobs          %" PRId64 "\n", c.rows[JC_KIND_JOBS]);
+    printf("  executions    %" PRId64 "\n", c.executions);
+    printf("  log chunks    %" PRId64 "\n", c.rows[JC_KIND_LOGS]);
+    printf("  audit         %" PRId64 "\n", c.rows[JC_KIND_AUDIT]);
+    printf("  idempotency   %" PRId64 "\n", c.rows[JC_KIND_IDEMPOTENCY]);
+    printf("  signals       %" PRId64 "\n", c.rows[JC_KIND_SIGNALS]);
+    printf("  activity      %" PRId64 "\n", c.rows[JC_KIND_ACTIVITY]);
+    printf("  variables     0 (never removed)\n");
+    if (!dry) {
+        if (rep.vacuum_supported)
+            printf("space: %" PRId64 " free pages given back, %" PRId64 " left\n", rep.freed_pages,
+                   rep.free_pages);
+        else if (!full)
+            printf("space: this store was created without incremental vacuum; freed pages are"
+                   " reused but not given back (see --full-vacuum)\n");
+        if (full) {
+            if (jc_store_full_vacuum(st, &err) < 0)
+                goto out;
+            printf("space: the store was rewritten; freed space is given back from now on\n");
+        }
+    }
+    rc = 0;
+out:
+    if (rc != 0) {
+        fprintf(stderr, "jobcell-api prune: %s\n", err.msg);
+        if (err.code == JC_E_INVALID || err.code == JC_E_CONFIG || err.code == JC_E_UNKNOWN_FIELD)
+            rc = 2;
+    }
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    return rc;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         usage(stderr);
@@ -493,6 +546,8 @@ int main(int argc, char **argv) {
         return cmd_export_import(argc - 1, argv + 1, false);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
+    if (strcmp(cmd, "prune") == 0)
+        return cmd_prune(argc - 1, argv + 1);
     if (strcmp(cmd, "keys") == 0)
         return jc_api_cmd_keys(argc - 1, argv + 1);
     if (strcmp(cmd, "orchestrator") == 0)

@@ -10,12 +10,13 @@
 #include <string.h>
 
 #include "api.h"
+#include "maintenance.h"
 #include "audit.h"
 #include "schedules.h"
 
 static const char *const groups[] = {"health",    "metrics", "jobs",     "executions", "logs",
                                      "variables", "tokens",  "profiles", "internal",   "claims",
-                                     "runtime",   "audit",   "other"};
+                                     "runtime",   "audit",   "signals",  "other"};
 #define NGROUPS (sizeof(groups) / sizeof(groups[0]))
 static const double buckets[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define NBUCKETS (sizeof(buckets) / sizeof(buckets[0]))
@@ -35,6 +36,7 @@ struct jc_metrics {
         uint64_t n;
     } auth[MAX_REASONS];
     size_t nauth;
+    uint64_t undecided[NGROUPS];
 };
 
 static size_t group_index(const char *g) {
@@ -91,6 +93,15 @@ void jc_metrics_auth_failure(jc_metrics *m, const char *group, const char *reaso
     }
     if (i < m->nauth)
         m->auth[i].n++;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void jc_metrics_auth_undecided(jc_metrics *m, const char *group) {
+    if (!m)
+        return;
+    size_t g = group_index(group);
+    pthread_mutex_lock(&m->lock);
+    m->undecided[g]++;
     pthread_mutex_unlock(&m->lock);
 }
 
@@ -189,6 +200,13 @@ char *jc_metrics_render(jc_metrics *m, jc_store *st, size_t *len) {
         "# HELP jobcell_leases_expired_total Leases that ran out (lost or re-queued).\n"
         "# TYPE jobcell_leases_expired_total counter\njobcell_leases_expired_total %" PRIu64 "\n",
         m->leases_expired);
+    put(&b, "# HELP jobcell_auth_undecided_total Authentications refused because the store could"
+            " not answer (failed closed), by route group.\n"
+            "# TYPE jobcell_auth_undecided_total counter\n");
+    for (size_t g = 0; g < NGROUPS; g++)
+        if (m->undecided[g])
+            put(&b, "jobcell_auth_undecided_total{group=\"%s\"} %" PRIu64 "\n", groups[g],
+                m->undecided[g]);
     put(&b, "# HELP jobcell_auth_failures_total Rejected credentials by route group and reason.\n"
             "# TYPE jobcell_auth_failures_total counter\n");
     for (size_t i = 0; i < m->nauth; i++)
@@ -210,6 +228,14 @@ char *jc_metrics_render(jc_metrics *m, jc_store *st, size_t *len) {
     if (schedules)
         put(&b, "%s", schedules);
     free(schedules);
+    char *upkeep = jc_maintenance_metrics_text();
+    if (upkeep)
+        put(&b, "%s", upkeep);
+    free(upkeep);
+    char *signals = jc_signals_metrics_text();
+    if (signals)
+        put(&b, "%s", signals);
+    free(signals);
     if (b.failed) {
         free(b.p);
         return NULL;

@@ -288,12 +288,20 @@ static int authorize_read(jc_req *req, const char *path_exe, const char *read_ke
                              &ctx->var_found, &serr) < 0) {
         if (serr.code == JC_E_NOT_FOUND)
             return deny(req, "unknown_execution", err);
+        /* the store could not say whether the token's claim is live: refuse */
+        jc_metrics_auth_undecided(api->metrics, GROUP);
         *err = serr;
         return -1;
     }
     const jc_execution *e = &ctx->exe;
-    if (e->status != JC_EXE_CLAIMED && e->status != JC_EXE_RUNNING)
-        return deny(req, "execution_not_live", err);
+    if (e->status != JC_EXE_CLAIMED && e->status != JC_EXE_RUNNING) {
+        /* a valid token of an execution that ended: leaked or replayed (the scan's
+         * token_after_end signal reads this audit event by execution) */
+        jc_req_auth_failure_execution(req, "execution_not_live", e->id);
+        if (jc_req_connection_strike(req) >= MAX_INVALID_TOKENS_PER_CONNECTION)
+            jc_req_close_connection(req);
+        return jc_err_set(err, JC_E_AUTH, INVALID_TOKEN);
+    }
     if (strcmp(e->job_id, ctx->claims.job_id) != 0 || strcmp(e->owner, ctx->claims.user_id) != 0)
         return deny(req, "job_mismatch", err);
     if (strcmp(e->orchestrator_id, ctx->claims.orc) != 0 || e->attempt != ctx->claims.attempt ||

@@ -536,7 +536,9 @@ void jc_req_error_extra(jc_req *req, const char *key, json_t *value) {
     json_object_set_new(req->extra, key, value);
 }
 
-void jc_req_auth_failure(jc_req *req, const char *reason) {
+static bool orchestrator_id_valid(const char *s);
+
+static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     jc_api *api = req->l->api;
     const char *group = req->route && req->route->opts.group ? req->route->opts.group : "other";
     jc_metrics_auth_failure(api->metrics, group, reason);
@@ -557,6 +559,14 @@ void jc_req_auth_failure(jc_req *req, const char *reason) {
     req->audit_failed = true;
     /* copied: callers pass reasons built in their own buffers ("invalid_token:expired") */
     jc_audit_set(req->audit_reason, sizeof(req->audit_reason), reason);
+    /* What the detection scan groups failures by (target; the actor stays "unknown"): the
+     * execution of a valid token presented after its end, or the orchestrator id a failed
+     * internal call claimed when it is well formed (a malformed header is not an id). */
+    const char *orc = req->l->runtime ? NULL : jc_req_header(req, "X-Orchestrator-ID");
+    if (exe_id && *exe_id)
+        jc_audit_set(req->audit_target, sizeof(req->audit_target), exe_id);
+    else if (orc && orchestrator_id_valid(orc))
+        jc_audit_set(req->audit_target, sizeof(req->audit_target), orc);
 }
 
 void jc_req_audit_auth(jc_req *req, const char *scheme, const char *actor_type, const char *actor,
@@ -613,6 +623,7 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
                                          : route_scheme(req));
         JC_AUDIT_SET(&ev, outcome, "failure");
         JC_AUDIT_SET(&ev, reason, req->audit_reason[0] ? req->audit_reason : "unknown");
+        JC_AUDIT_SET(&ev, target, req->audit_target);
     } else {
         JC_AUDIT_SET(&ev, kind, req->audit_kind[0] ? req->audit_kind : "auth");
         JC_AUDIT_SET(&ev, actor_type, req->audit_actor_type[0] ? req->audit_actor_type : "unknown");
@@ -627,6 +638,14 @@ static void audit_request(jc_req *req, const char *group, int64_t micros) {
                                             : "error");
     }
     jc_audit_emit(api->audit, &ev);
+}
+
+void jc_req_auth_failure(jc_req *req, const char *reason) {
+    auth_failure(req, reason, NULL);
+}
+
+void jc_req_auth_failure_execution(jc_req *req, const char *reason, const char *exe_id) {
+    auth_failure(req, reason, exe_id);
 }
 
 /* ---- authentication -------------------------------------------------------------------- */
@@ -764,6 +783,10 @@ static int authenticate(jc_req *req, jc_err *err) {
     if (tlen != JC_API_TOKEN_LEN || strncmp(token, "jct_", 4) != 0 ||
         jc_store_token_lookup(api->store, hash, &t, stored, &lookup) < 0) {
         if (tlen == JC_API_TOKEN_LEN && lookup.code != JC_E_AUTH && lookup.code != JC_E_OK) {
+            /* the store could not say: refuse (fail closed), and count it */
+            const char *group =
+                req->route && req->route->opts.group ? req->route->opts.group : "other";
+            jc_metrics_auth_undecided(api->metrics, group);
             *err = lookup;
             return -1;
         }

@@ -14,8 +14,9 @@
 #include "jobcell/io.h"
 
 static const char *const job_keys[] = {
-    "name",    "runtime", "script",   "input",         "env",   "resources", "timeout_s",
-    "network", "profile", "priority", "scheduled_for", "retry", "secrets",   NULL};
+    "name",          "runtime",   "script",  "input",          "env",
+    "resources",     "timeout_s", "network", "profile",        "priority",
+    "scheduled_for", "retry",     "secrets", "retention_days", NULL};
 static const char *const runtimes[] = {"bash", "sh", "python", "node", NULL};
 static const char *const reserved_env[] = {"PATH",     "HOME",       "TMPDIR",    "LANG",
                                            "BASH_ENV", "PYTHONPATH", "NODE_PATH", NULL};
@@ -414,6 +415,16 @@ int jc_job_validate(jc_api *api, const json_t *body, jc_job_fields *out, jc_err 
     }
     json_object_set_new(spec, "profile", json_string(profile));
     json_object_set_new(spec, "priority", json_integer(priority));
+    /* A job may keep its executions, results and logs for less time than the server's
+     * retention, never for more. Absent: the server's retention (and not in the spec, so
+     * the store's index of jobs with a retention of their own stays small). */
+    if (json_object_get(body, "retention_days")) {
+        int64_t days;
+        if (int_field(body, "retention_days", "retention_days", 0, 1, c->retention_jobs_days, &days,
+                      err) < 0)
+            goto fail;
+        json_object_set_new(spec, "retention_days", json_integer(days));
+    }
 
     v = json_object_get(body, "scheduled_for");
     int64_t when = 0;

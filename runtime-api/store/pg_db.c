@@ -604,6 +604,31 @@ static const char *const migrations[] = {
     " key_id TEXT NOT NULL UNIQUE, orchestrator TEXT NOT NULL, sealed TEXT NOT NULL,"
     " created_at BIGINT NOT NULL, revoked_at BIGINT, expires_at BIGINT);"
     "CREATE INDEX orchestrator_keys_owner ON orchestrator_keys(orchestrator, seq);",
+    /* 5: retention, maintenance leases, security signals (pg_upkeep.c). */
+    "CREATE TABLE maintenance_tasks (task TEXT PRIMARY KEY, holder TEXT NOT NULL DEFAULT '',"
+    " next_run_at BIGINT NOT NULL DEFAULT 0, last_success_at BIGINT, last_failure_at BIGINT,"
+    " duration_ms BIGINT NOT NULL DEFAULT 0, failures BIGINT NOT NULL DEFAULT 0,"
+    " last_error TEXT NOT NULL DEFAULT '');"
+    "CREATE TABLE signals (seq BIGSERIAL PRIMARY KEY, signal TEXT NOT NULL,"
+    " subject TEXT NOT NULL, at BIGINT NOT NULL, slot BIGINT NOT NULL, count BIGINT NOT NULL,"
+    " first_at BIGINT, last_at BIGINT, detail TEXT NOT NULL, UNIQUE (signal, subject, slot));"
+    "CREATE INDEX upkeep_signals_subject ON signals(signal, subject, at);"
+    "CREATE INDEX upkeep_signals_at ON signals(at);"
+    "CREATE TABLE token_submits (token_id TEXT NOT NULL, owner TEXT NOT NULL,"
+    " minute BIGINT NOT NULL, n BIGINT NOT NULL, PRIMARY KEY (token_id, minute));"
+    "CREATE INDEX upkeep_token_submits_minute ON token_submits(minute);"
+    "CREATE INDEX upkeep_token_submits_owner ON token_submits(owner, minute);"
+    "CREATE TABLE orchestrator_addresses (orchestrator_id TEXT NOT NULL, address TEXT NOT NULL,"
+    " first_seen BIGINT NOT NULL, last_seen BIGINT NOT NULL,"
+    " PRIMARY KEY (orchestrator_id, address));"
+    "CREATE INDEX upkeep_orchestrator_addresses_seen ON orchestrator_addresses(last_seen);"
+    "CREATE INDEX upkeep_executions_finished ON executions(finished_at) WHERE status >= 3;"
+    "CREATE INDEX upkeep_audit_kind_at ON audit_events(kind, at);"
+    "CREATE INDEX upkeep_audit_at ON audit_events(at);"
+    "CREATE INDEX upkeep_idempotency_created ON idempotency(created_at);"
+    "CREATE INDEX upkeep_tokens_created ON api_tokens(created_at);"
+    "CREATE INDEX upkeep_jobs_retention ON jobs(id)"
+    " WHERE (spec::jsonb ->> 'retention_days') IS NOT NULL;",
 };
 
 typedef struct migrate_arg {

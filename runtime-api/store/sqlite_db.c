@@ -23,6 +23,7 @@
 #include "sqlite_db.h"
 #include "sqlite_ext.h"
 #include "store_audit.h"
+#include "sqlite_upkeep.h"
 #include "store.h"
 
 /* ---- connections and statements ----------------------------------------------------- */
@@ -85,10 +86,13 @@ static conn *conn_open(jc_store *st, jc_err *err) {
     }
     sqlite3_busy_timeout(c->db, st->sq->busy_timeout_ms);
     sqlite3_extended_result_codes(c->db, 1);
-    /* WAL: readers never block the writer; synchronous=NORMAL is durable across a process
+    /* auto_vacuum first: it only takes effect on a store that has no table yet (a new
+     * one); an older store keeps its mode until `jobcell-api prune --full-vacuum`.
+     * WAL: readers never block the writer; synchronous=NORMAL is durable across a process
      * crash (kill -9), which is the failure this server must survive. */
     if (exec_sql(c->db,
-                 "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
+                 "PRAGMA auto_vacuum=INCREMENTAL; PRAGMA journal_mode=WAL; PRAGMA "
+                 "synchronous=NORMAL; PRAGMA foreign_keys=ON;"
                  " PRAGMA temp_store=MEMORY;",
                  err) < 0) {
         conn_free(c);
@@ -327,6 +331,8 @@ static const char *const migrations[] = {
     JC_SQLITE_AUDIT_SCHEMA,
     /* 4: orchestrator credentials (sqlite_creds.c). */
     JC_SQLITE_CREDS_SCHEMA,
+    /* 5: retention, maintenance leases, security signals (sqlite_upkeep.c). */
+    JC_SQLITE_UPKEEP_SCHEMA,
 };
 
 int jc_sqlite_migrate(jc_store *st, int *from, int *to, jc_err *err) {

@@ -21,6 +21,7 @@
 #include "store_creds.h"
 #include "store_export.h"
 #include "store_sealed.h"
+#include "store_upkeep.h"
 #include "store_schedules.h"
 
 /* store.h */
@@ -212,10 +213,16 @@
       (st, kind, id, expected, replacement, swapped, err))
 
 /* Every operation, for the tables. A new header's list goes here too. */
+/* clang-format off */
 #define JC_STORE_ALL_OPS(X)                                                                        \
     JC_STORE_CORE_OPS(X)                                                                           \
-    JC_STORE_SCHEDULE_OPS(X) JC_STORE_EXPORT_OPS(X) JC_STORE_AUDIT_OPS(X) JC_STORE_CREDS_OPS(X)    \
-        JC_STORE_SEALED_OPS(X)
+    JC_STORE_SCHEDULE_OPS(X)                                                                       \
+    JC_STORE_EXPORT_OPS(X)                                                                         \
+    JC_STORE_AUDIT_OPS(X)                                                                          \
+    JC_STORE_CREDS_OPS(X)                                                                          \
+    JC_STORE_SEALED_OPS(X)                                                                         \
+    JC_STORE_UPKEEP_OPS(X)
+/* clang-format on */
 
 #define JC_STORE_OP_FIELD(ret, name, params, args) ret(*name) params;
 #define JC_STORE_OP_DECL_SQLITE(ret, name, params, args) ret jc_sqlite_##name params;

@@ -57,6 +57,21 @@ static const jc_store_column audit_log_cols[] = {
 static const jc_store_column orc_key_cols[] = {
     C("seq", 'i'),        C("key_id", 't'),     C("orchestrator", 't'), C("sealed", 't'),
     C("created_at", 'i'), C("revoked_at", 'i'), C("expires_at", 'i')};
+static const jc_store_column task_cols[] = {C("task", 't'),
+                                            C("holder", 't'),
+                                            C("next_run_at", 'i'),
+                                            C("last_success_at", 'i'),
+                                            C("last_failure_at", 'i'),
+                                            C("duration_ms", 'i'),
+                                            C("failures", 'i'),
+                                            C("last_error", 't')};
+static const jc_store_column signal_cols[] = {
+    C("seq", 'i'),   C("signal", 't'),   C("subject", 't'), C("at", 'i'),    C("slot", 'i'),
+    C("count", 'i'), C("first_at", 'i'), C("last_at", 'i'), C("detail", 't')};
+static const jc_store_column submit_cols[] = {C("token_id", 't'), C("owner", 't'), C("minute", 'i'),
+                                              C("n", 'i')};
+static const jc_store_column address_cols[] = {C("orchestrator_id", 't'), C("address", 't'),
+                                               C("first_seen", 'i'), C("last_seen", 'i')};
 
 const jc_store_table jc_store_tables[] = {
     TABLE("jobs", jobs_cols, "seq", true),
@@ -71,6 +86,10 @@ const jc_store_table jc_store_tables[] = {
     TABLE("schedule_runs", run_cols, "seq", true),
     TABLE("audit_log", audit_log_cols, "seq", true),
     TABLE("orchestrator_keys", orc_key_cols, "seq", true),
+    TABLE("maintenance_tasks", task_cols, "task", false),
+    TABLE("signals", signal_cols, "seq", true),
+    TABLE("token_submits", submit_cols, "token_id, minute", false),
+    TABLE("orchestrator_addresses", address_cols, "orchestrator_id, address", false),
 };
 const size_t jc_store_ntables = sizeof(jc_store_tables) / sizeof(jc_store_tables[0]);
 

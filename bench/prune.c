@@ -1,0 +1,259 @@
+/* bench/prune: claim latency with and without a concurrent prune of 1,000,000 finished
+ * jobs, in the same run, on one SQLite store.
+ *
+ *   build/bench/prune [--jobs N] [--batch ROWS] [--pause MS] [--dir DIR]
+ *
+ * The finished jobs (one execution and one log chunk each, 60 days old) are written
+ * straight into the file. Then a steady stream of work — submit, claim, start, complete,
+ * one every 5 ms — runs through the store's operations (the code behind
+ * POST /internal/v1/claims, without HTTP) for 20 s alone, then again while
+ * jc_prune_run (the server's prune task, its configured batches and pauses) removes every
+ * finished job. Prints p50/p99/max claim latency of both phases and the prune's pace. */
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "jobcell/io.h"
+#include "jobcell/random.h"
+#include "maintenance.h"
+#include "store.h"
+#include "store_upkeep.h"
+
+#define DAY 86400000LL
+
+static int fill(const char *path, long n, int64_t finished) {
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *job = NULL, *exe = NULL, *chunk = NULL;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    rc |= sqlite3_prepare_v2(
+        db,
+        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s, max_attempts,"
+        " backoff_s, backoff_max_s, on_failure, log_cap, latest_exe) VALUES (?1, 'old', 'old',"
+        " '{\"runtime\":\"sh\",\"script\":\"true\"}', ?3, 0, 60, 1, 10, 600, 0, 1048576, ?2)",
+        -1, &job, NULL);
+    rc |= sqlite3_prepare_v2(
+        db,
+        "INSERT INTO executions (id, job_id, attempt, status, priority, sched, created_at,"
+        " orchestrator_id, claimed_at, started_at, finished_at, result, log_bytes) VALUES (?2,"
+        " ?1, 1, 3, 0, ?3, ?3, 'orc-old', ?3, ?3, ?4, '{\"reason\":\"exited\",\"exit_code\":0}',"
+        " 6)",
+        -1, &exe, NULL);
+    rc |= sqlite3_prepare_v2(db,
+                             "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, 0, 'hello\n')",
+                             -1, &chunk, NULL);
+    for (long i = 0; rc == SQLITE_OK && i < n; i++) {
+        char jid[40], eid[40];
+        snprintf(jid, sizeof(jid), "job_old%019ld", i);
+        snprintf(eid, sizeof(eid), "exe_old%019ld", i);
+        sqlite3_bind_text(job, 1, jid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(job, 2, eid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(job, 3, finished - 1000);
+        sqlite3_bind_text(exe, 1, jid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(exe, 2, eid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(exe, 3, finished - 1000);
+        sqlite3_bind_int64(exe, 4, finished + i);
+        sqlite3_bind_text(chunk, 1, eid, -1, SQLITE_STATIC);
+        if (sqlite3_step(job) != SQLITE_DONE || sqlite3_step(exe) != SQLITE_DONE ||
+            sqlite3_step(chunk) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        sqlite3_reset(job);
+        sqlite3_reset(exe);
+        sqlite3_reset(chunk);
+    }
+    sqlite3_finalize(job);
+    sqlite3_finalize(exe);
+    sqlite3_finalize(chunk);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+typedef struct pruner {
+    jc_store *st;
+    jc_api_config *cfg;
+    int64_t now;
+    jc_prune_report rep;
+    int rc;
+    jc_err err;
+    volatile bool done;
+} pruner;
+
+static void *prune_main(void *arg) {
+    pruner *p = arg;
+    p->rc = jc_prune_run(p->st, p->cfg, p->now, NULL, &p->rep, &p->err);
+    p->done = true;
+    return NULL;
+}
+
+typedef struct samples {
+    int64_t *us;
+    size_t n, cap;
+} samples;
+
+static void add(samples *s, int64_t us) {
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 4096;
+        s->us = realloc(s->us, s->cap * sizeof(*s->us));
+        if (!s->us)
+            exit(1);
+    }
+    s->us[s->n++] = us;
+}
+
+static int cmp(const void *a, const void *b) {
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static void report(const char *what, samples *s) {
+    if (!s->n) {
+        printf("%-28s no claims\n", what);
+        return;
+    }
+    qsort(s->us, s->n, sizeof(*s->us), cmp);
+    printf("%-28s claims %6zu  p50 %7.2f ms  p99 %7.2f ms  max %7.2f ms\n", what, s->n,
+           (double)s->us[s->n / 2] / 1000, (double)s->us[(s->n * 99) / 100] / 1000,
+           (double)s->us[s->n - 1] / 1000);
+}
+
+/* One unit of work: submit, claim (timed), start, complete. */
+static int work(jc_store *st, samples *s) {
+    jc_err err;
+    char job[JC_ID_MAX], exe[JC_ID_MAX];
+    if (jc_random_id("job_", job, JC_ID_MAX, &err) < 0 ||
+        jc_random_id("exe_", exe, JC_ID_MAX, &err) < 0)
+        return -1;
+    json_t *spec = json_pack("{s:s, s:s}", "runtime", "sh", "script", "true");
+    jc_job_new in = {.job_id = job,
+                     .execution_id = exe,
+                     .owner = "bench",
+                     .name = "b",
+                     .spec = spec,
+                     .created_at = jc_time_now_ms(),
+                     .timeout_s = 60};
+    char *replay = NULL;
+    int rc = jc_store_job_create(st, &in, &replay, &err);
+    json_decref(spec);
+    if (rc < 0)
+        return -1;
+    jc_claim *c = NULL;
+    size_t n = 0;
+    int64_t due;
+    int64_t t0 = jc_time_mono_ns();
+    rc = jc_store_claim(st, "orc-bench", 1, jc_time_now_ms(), 30000, &c, &n, &due, &err);
+    add(s, (jc_time_mono_ns() - t0) / 1000);
+    if (rc < 0 || n != 1) {
+        fprintf(stderr, "claim: %s (n=%zu)\n", rc < 0 ? err.msg : "nothing", n);
+        jc_claims_free(c, n);
+        return -1;
+    }
+    int64_t exp;
+    jc_exe_status status;
+    json_t *res = json_pack("{s:s, s:i}", "reason", "exited", "exit_code", 0);
+    rc = jc_store_start(st, c[0].exe.id, "orc-bench", c[0].exe.lease_token, jc_time_now_ms(), 30000,
+                        &exp, &err);
+    if (rc == 0)
+        rc = jc_store_complete(st, c[0].exe.id, "orc-bench", c[0].exe.lease_token, res,
+                               jc_time_now_ms(), &status, &err);
+    json_decref(res);
+    jc_claims_free(c, n);
+    return rc;
+}
+
+int main(int argc, char **argv) {
+    long jobs = 1000000, batch = 500, pause = 20;
+    const char *base = "/tmp";
+    static const struct option opts[] = {{"jobs", required_argument, NULL, 'j'},
+                                         {"batch", required_argument, NULL, 'b'},
+                                         {"pause", required_argument, NULL, 'p'},
+                                         {"dir", required_argument, NULL, 'd'},
+                                         {0}};
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'j': jobs = atol(optarg); break;
+        case 'b': batch = atol(optarg); break;
+        case 'p': pause = atol(optarg); break;
+        case 'd': base = optarg; break;
+        default:
+            fprintf(stderr, "usage: prune [--jobs N] [--batch ROWS] [--pause MS] [--dir DIR]\n");
+            return 2;
+        }
+    }
+    char dir[256];
+    snprintf(dir, sizeof(dir), "%s/jc-bench-prune-XXXXXX", base);
+    if (!mkdtemp(dir))
+        return 1;
+    char path[300];
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    jc_store_options o = {.path = path, .busy_timeout_ms = 10000, .kill_grace_s = 5};
+    jc_err err;
+    jc_store *st = jc_store_open(&o, &err);
+    if (!st) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return 1;
+    }
+    int64_t now = jc_time_now_ms();
+    int64_t t0 = jc_time_mono_ms();
+    if (fill(path, jobs, now - 60 * DAY) < 0)
+        return 1;
+    printf("store: %ld finished jobs written in %.1f s\n", jobs,
+           (double)(jc_time_mono_ms() - t0) / 1000);
+
+    samples alone = {0}, during = {0};
+    t0 = jc_time_mono_ms();
+    while (jc_time_mono_ms() - t0 < 20000) {
+        if (work(st, &alone) < 0)
+            return 1;
+        usleep(5000);
+    }
+    jc_api_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    if (jc_config_init(&jc_api_config_schema, &cfg, &err) < 0)
+        return 1;
+    cfg.prune_batch_rows = batch;
+    cfg.prune_pause_ms = pause;
+    pruner p = {.st = st, .cfg = &cfg, .now = now};
+    pthread_t th;
+    t0 = jc_time_mono_ms();
+    pthread_create(&th, NULL, prune_main, &p);
+    while (!p.done) {
+        if (work(st, &during) < 0)
+            return 1;
+        usleep(5000);
+    }
+    pthread_join(th, NULL);
+    int64_t took = jc_time_mono_ms() - t0;
+    if (p.rc < 0) {
+        fprintf(stderr, "prune: %s\n", p.err.msg);
+        return 1;
+    }
+    printf("prune: %" PRId64 " jobs (%" PRId64 " executions, %" PRId64
+           " log chunks) in %.1f s, %" PRId64 " batches of %ld, pause >= %ld ms; %.0f jobs/s;"
+           " %" PRId64 " free pages given back\n",
+           p.rep.removed.rows[JC_KIND_JOBS], p.rep.removed.executions,
+           p.rep.removed.rows[JC_KIND_LOGS], (double)took / 1000, p.rep.batches, batch, pause,
+           (double)p.rep.removed.rows[JC_KIND_JOBS] * 1000.0 / (double)(took ? took : 1),
+           p.rep.freed_pages);
+    report("claims, store alone:", &alone);
+    report("claims, during the prune:", &during);
+    free(alone.us);
+    free(during.us);
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    char cmd[400];
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    return system(cmd) == 0 ? 0 : 1;
+}

@@ -1,0 +1,266 @@
+/* A prune of 200,000 finished jobs while claims run: every claim stays correct.
+ *
+ * The finished jobs are written straight into the SQLite file (one transaction, seconds
+ * instead of minutes through the API); the prune then runs in a thread exactly as the
+ * server's prune task does (jc_prune_run: batches, pauses), while this thread keeps
+ * submitting jobs and claiming, starting and completing them through the store. Checked:
+ * each claim is an execution that was queued, is claimed once, and completes; the prune
+ * removes exactly the 200,000 old jobs and nothing that finished during the test. */
+#include <inttypes.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "api.h"
+#include "jobcell/io.h"
+#include "jobcell/random.h"
+#include "maintenance.h"
+#include "store.h"
+#include "store_upkeep.h"
+
+#define OLD_JOBS 200000
+#define MAX_NEW 40000
+#define DAY 86400000LL
+
+static int failures;
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                   \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+            failures++;                                                                            \
+        }                                                                                          \
+    } while (0)
+
+/* Write n finished jobs (one execution and one log chunk each) finished at `finished`. */
+static int fill(const char *path, int n, int64_t finished) {
+    sqlite3 *db;
+    if (sqlite3_open(path, &db) != SQLITE_OK)
+        return -1;
+    sqlite3_busy_timeout(db, 10000);
+    sqlite3_stmt *job, *exe, *chunk;
+    int rc = sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    rc |= sqlite3_prepare_v2(
+        db,
+        "INSERT INTO jobs (id, owner, name, spec, created_at, priority, timeout_s, max_attempts,"
+        " backoff_s, backoff_max_s, on_failure, log_cap, latest_exe) VALUES (?1, 'old', 'old',"
+        " '{\"runtime\":\"sh\",\"script\":\"true\"}', ?3, 0, 60, 1, 10, 600, 0, 1048576, ?2)",
+        -1, &job, NULL);
+    rc |= sqlite3_prepare_v2(
+        db,
+        "INSERT INTO executions (id, job_id, attempt, status, priority, sched, created_at,"
+        " orchestrator_id, claimed_at, started_at, finished_at, result, log_bytes) VALUES (?2,"
+        " ?1, 1, 3, 0, ?3, ?3, 'orc-old', ?3, ?3, ?4, '{\"reason\":\"exited\",\"exit_code\":0}',"
+        " 6)",
+        -1, &exe, NULL);
+    rc |= sqlite3_prepare_v2(db,
+                             "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, 0, 'hello\n')",
+                             -1, &chunk, NULL);
+    for (int i = 0; rc == SQLITE_OK && i < n; i++) {
+        char jid[40], eid[40];
+        snprintf(jid, sizeof(jid), "job_old%019d", i);
+        snprintf(eid, sizeof(eid), "exe_old%019d", i);
+        sqlite3_bind_text(job, 1, jid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(job, 2, eid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(job, 3, finished - 1000);
+        sqlite3_bind_text(exe, 1, jid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(exe, 2, eid, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(exe, 3, finished - 1000);
+        sqlite3_bind_int64(exe, 4, finished + i);
+        sqlite3_bind_text(chunk, 1, eid, -1, SQLITE_STATIC);
+        if (sqlite3_step(job) != SQLITE_DONE || sqlite3_step(exe) != SQLITE_DONE ||
+            sqlite3_step(chunk) != SQLITE_DONE)
+            rc = SQLITE_ERROR;
+        sqlite3_reset(job);
+        sqlite3_reset(exe);
+        sqlite3_reset(chunk);
+    }
+    sqlite3_finalize(job);
+    sqlite3_finalize(exe);
+    sqlite3_finalize(chunk);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+typedef struct pruner {
+    jc_store *st;
+    jc_api_config *cfg;
+    int64_t now;
+    jc_prune_report rep;
+    int rc;
+    jc_err err;
+    volatile bool done;
+} pruner;
+
+static void *prune_main(void *arg) {
+    pruner *p = arg;
+    p->rc = jc_prune_run(p->st, p->cfg, p->now, NULL, &p->rep, &p->err);
+    p->done = true;
+    return NULL;
+}
+
+typedef struct new_job {
+    char job[JC_ID_MAX], exe[JC_ID_MAX];
+    bool claimed;
+} new_job;
+
+static int submit(jc_store *st, new_job *nj, int64_t now) {
+    jc_err err;
+    if (jc_random_id("job_", nj->job, JC_ID_MAX, &err) < 0 ||
+        jc_random_id("exe_", nj->exe, JC_ID_MAX, &err) < 0)
+        return -1;
+    json_t *spec = json_pack("{s:s, s:s}", "runtime", "sh", "script", "true");
+    jc_job_new in = {.job_id = nj->job,
+                     .execution_id = nj->exe,
+                     .owner = "alice",
+                     .name = "new",
+                     .spec = spec,
+                     .created_at = now,
+                     .timeout_s = 60};
+    char *replay = NULL;
+    int rc = jc_store_job_create(st, &in, &replay, &err);
+    json_decref(spec);
+    if (rc < 0)
+        fprintf(stderr, "submit: %s\n", err.msg);
+    return rc;
+}
+
+/* The index of exe among the submitted jobs, njobs when absent. Claims come in submit
+ * order (same priority), so the search starts at the oldest job not yet claimed. */
+static size_t find_job(const new_job *jobs, size_t njobs, size_t first_open, const char *exe) {
+    for (size_t k = 0; k < njobs; k++) {
+        size_t j = (first_open + k) % njobs;
+        if (strcmp(jobs[j].exe, exe) == 0)
+            return j;
+    }
+    return njobs;
+}
+
+int main(void) {
+    char dir[] = "/tmp/jc-prune-claims-XXXXXX";
+    if (!mkdtemp(dir))
+        return 1;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/s.db", dir);
+    jc_store_options o = {.path = path, .busy_timeout_ms = 10000, .kill_grace_s = 5};
+    jc_err err;
+    jc_store *st = jc_store_open(&o, &err);
+    if (!st) {
+        fprintf(stderr, "open: %s\n", err.msg);
+        return 1;
+    }
+    int64_t now = jc_time_now_ms();
+    int64_t t0 = jc_time_mono_ms();
+    if (fill(path, OLD_JOBS, now - 60 * DAY) < 0)
+        return 1;
+    printf("filled %d finished jobs in %" PRId64 " ms\n", OLD_JOBS, jc_time_mono_ms() - t0);
+
+    jc_api_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    if (jc_config_init(&jc_api_config_schema, &cfg, &err) < 0)
+        return 1;
+    cfg.prune_pause_ms = 5;
+    pruner p = {.st = st, .cfg = &cfg, .now = now};
+    new_job *jobs = calloc(MAX_NEW, sizeof(*jobs));
+    size_t njobs = 0, claims = 0, completed = 0, first_open = 0;
+    int64_t max_claim_us = 0;
+    pthread_t th;
+    t0 = jc_time_mono_ms();
+    pthread_create(&th, NULL, prune_main, &p);
+    /* Submit and claim until the prune is over (and at least 200 claims), bounded. */
+    while ((!p.done || claims < 200) && njobs < MAX_NEW && jc_time_mono_ms() - t0 < 240000) {
+        for (int k = 0; k < 2 && njobs < MAX_NEW; k++)
+            if (submit(st, &jobs[njobs], jc_time_now_ms()) == 0)
+                njobs++;
+        jc_claim *c = NULL;
+        size_t n = 0;
+        int64_t due;
+        int64_t c0 = jc_time_mono_ns();
+        int rc = jc_store_claim(st, "orc-a", 2, jc_time_now_ms(), 30000, &c, &n, &due, &err);
+        int64_t us = (jc_time_mono_ns() - c0) / 1000;
+        if (us > max_claim_us)
+            max_claim_us = us;
+        CHECK(rc == 0, "claim failed: %s", err.msg);
+        for (size_t i = 0; i < n; i++) {
+            claims++;
+            size_t j = find_job(jobs, njobs, first_open, c[i].exe.id);
+            CHECK(j < njobs, "claimed %s, which was never submitted here", c[i].exe.id);
+            if (j == njobs)
+                continue;
+            CHECK(!jobs[j].claimed, "%s claimed twice", c[i].exe.id);
+            jobs[j].claimed = true;
+            CHECK(c[i].exe.status == JC_EXE_CLAIMED, "status %d", c[i].exe.status);
+            CHECK(strcmp(c[i].exe.orchestrator_id, "orc-a") == 0, "orchestrator");
+            int64_t exp;
+            jc_exe_status status;
+            json_t *res = json_pack("{s:s, s:i}", "reason", "exited", "exit_code", 0);
+            CHECK(jc_store_start(st, c[i].exe.id, "orc-a", c[i].exe.lease_token, jc_time_now_ms(),
+                                 30000, &exp, &err) == 0,
+                  "start: %s", err.msg);
+            CHECK(jc_store_complete(st, c[i].exe.id, "orc-a", c[i].exe.lease_token, res,
+                                    jc_time_now_ms(), &status, &err) == 0 &&
+                      status == JC_EXE_SUCCEEDED,
+                  "complete: %s", err.msg);
+            json_decref(res);
+            completed++;
+        }
+        jc_claims_free(c, n);
+        while (first_open < njobs && jobs[first_open].claimed)
+            first_open++;
+        usleep(5000); /* a steady stream of work, not a flood */
+    }
+    pthread_join(th, NULL);
+    int64_t elapsed = jc_time_mono_ms() - t0;
+    CHECK(p.rc == 0, "prune failed: %s", p.err.msg);
+    CHECK(p.rep.removed.rows[JC_KIND_JOBS] == OLD_JOBS, "pruned %" PRId64 " jobs, want %d",
+          p.rep.removed.rows[JC_KIND_JOBS], OLD_JOBS);
+    CHECK(p.rep.removed.executions == OLD_JOBS, "pruned executions %" PRId64,
+          p.rep.removed.executions);
+    CHECK(p.rep.removed.rows[JC_KIND_LOGS] == OLD_JOBS, "pruned log chunks %" PRId64,
+          p.rep.removed.rows[JC_KIND_LOGS]);
+    CHECK(claims >= 200, "only %zu claims ran during the prune", claims);
+    CHECK(completed == claims, "completed %zu of %zu", completed, claims);
+    /* every new job is still there, claimed ones succeeded */
+    size_t missing = 0;
+    for (size_t j = 0; j < njobs; j++) {
+        jc_execution x;
+        if (jc_store_execution_get(st, jobs[j].exe, &x, &err) < 0) {
+            missing++;
+            continue;
+        }
+        if (jobs[j].claimed)
+            CHECK(x.status == JC_EXE_SUCCEEDED, "%s status %d", x.id, x.status);
+        else
+            CHECK(x.status == JC_EXE_QUEUED, "%s status %d", x.id, x.status);
+        jc_execution_clear(&x);
+    }
+    CHECK(missing == 0, "%zu new executions disappeared", missing);
+    jc_store_sizes sz;
+    CHECK(jc_store_measure(st, &sz, &err) == 0, "measure: %s", err.msg);
+    CHECK(sz.rows[JC_KIND_JOBS] == (int64_t)njobs, "jobs left %" PRId64 ", want %zu",
+          sz.rows[JC_KIND_JOBS], njobs);
+    printf("pruned %" PRId64 " jobs in %" PRId64 " batches, %" PRId64 " ms; meanwhile %zu submits,"
+           " %zu claims (longest %" PRId64 " us)\n",
+           p.rep.removed.rows[JC_KIND_JOBS], p.rep.batches, elapsed, njobs, claims, max_claim_us);
+    free(jobs);
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    char cmd[200];
+    snprintf(cmd, sizeof(cmd), "rm -rf -- '%s'", dir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", dir);
+    if (failures) {
+        printf("%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all checks passed\n");
+    return 0;
+}
