@@ -1,7 +1,9 @@
 /* pg_sealed.c: the sealed values on PostgreSQL (store_sealed.h).
  *
  * job_secrets: the sealed text is the "secrets" member of jobs.spec (JSON text); it is
- * read and replaced through jsonb, the replacement conditional on the value read. */
+ * read and replaced through jsonb, the replacement conditional on the value read.
+ * orchestrator_secret: the credentials' sealed secrets (store_creds.h), paged and
+ * resealed through the credential operations. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -9,7 +11,38 @@
 #include <string.h>
 
 #include "pg_db.h"
+#include "store_creds.h"
 #include "store_sealed.h"
+
+static int creds_page(jc_store *st, int64_t after, size_t limit, jc_sealed_row **out, size_t *n,
+                      char **next_cursor, jc_err *err) {
+    jc_orc_cred *creds = NULL;
+    size_t count = 0;
+    if (jc_pg_cred_sealed_page(st, after, limit, &creds, &count, err) < 0)
+        return -1;
+    jc_sealed_row *v = calloc(count ? count : 1, sizeof(*v));
+    if (!v) {
+        jc_orc_creds_free(creds, count);
+        return jc_err_sys(err, ENOMEM, "sealed: page");
+    }
+    int64_t last = 0;
+    for (size_t i = 0; i < count; i++) {
+        snprintf(v[i].id, sizeof(v[i].id), "%s", creds[i].key_id);
+        snprintf(v[i].owner, sizeof(v[i].owner), "%s", creds[i].orchestrator);
+        v[i].sealed = creds[i].sealed; /* handed over */
+        creds[i].sealed = NULL;
+        last = creds[i].seq;
+    }
+    jc_orc_creds_free(creds, count);
+    if (count == limit && count > 0) {
+        char buf[24];
+        snprintf(buf, sizeof(buf), "%" PRId64, last);
+        *next_cursor = strdup(buf);
+    }
+    *out = v;
+    *n = count;
+    return 0;
+}
 
 int jc_pg_sealed_page(jc_store *st, const char *kind, const char *cursor, size_t limit,
                       jc_sealed_row **out, size_t *n, char **next_cursor, jc_err *err) {
@@ -19,7 +52,8 @@ int jc_pg_sealed_page(jc_store *st, const char *kind, const char *cursor, size_t
     *out = NULL;
     *n = 0;
     *next_cursor = NULL;
-    if (strcmp(kind, "job_secrets") != 0)
+    bool creds = strcmp(kind, "orchestrator_secret") == 0;
+    if (!creds && strcmp(kind, "job_secrets") != 0)
         return jc_err_set(err, JC_E_UNSUPPORTED, "no sealed values of kind %s here", kind);
     int64_t after = 0;
     if (cursor && *cursor) {
@@ -30,8 +64,10 @@ int jc_pg_sealed_page(jc_store *st, const char *kind, const char *cursor, size_t
             return jc_err_field(err, JC_E_INVALID, "cursor", "malformed cursor");
         after = v;
     }
-    if (limit < 1 || limit > 10000)
+    if (limit < 1 || limit > 1000)
         limit = 500;
+    if (creds)
+        return creds_page(st, after, limit, out, n, next_cursor, err);
     pgc *c = jc_pg_acquire(st, err);
     if (!c)
         return -1;
@@ -83,6 +119,19 @@ static int swap_fn(jc_store *st, pgc *c, void *arg, jc_err *err) {
 int jc_pg_sealed_swap(jc_store *st, const char *kind, const char *id, const char *expected,
                       const char *replacement, bool *swapped, jc_err *err) {
     *swapped = false;
+    if (strcmp(kind, "orchestrator_secret") == 0) {
+        jc_err e;
+        jc_err_clear(&e);
+        if (jc_pg_cred_reseal(st, id, expected, replacement, &e) == 0) {
+            *swapped = true;
+            return 0;
+        }
+        if (e.code == JC_E_CONFLICT || e.code == JC_E_NOT_FOUND)
+            return 0; /* changed or gone meanwhile: not swapped */
+        if (err)
+            *err = e;
+        return -1;
+    }
     if (strcmp(kind, "job_secrets") != 0)
         return jc_err_set(err, JC_E_UNSUPPORTED, "no sealed values of kind %s here", kind);
     swap_arg a = {id, expected, replacement, 0};

@@ -131,9 +131,10 @@ static int batch_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
                                 " key FROM idempotency WHERE created_at < $1 LIMIT $2)",
         [JC_KIND_SIGNALS] = "DELETE FROM signals WHERE seq IN (SELECT seq FROM signals WHERE"
                             " at < $1 ORDER BY at LIMIT $2)",
-        [JC_KIND_ACTIVITY] = "DELETE FROM token_submits WHERE (token_id, minute) IN (SELECT"
-                             " token_id, minute FROM token_submits WHERE minute < $1::bigint / 60000"
-                             " LIMIT $2)",
+        [JC_KIND_ACTIVITY] =
+            "DELETE FROM token_submits WHERE (token_id, minute) IN (SELECT"
+            " token_id, minute FROM token_submits WHERE minute < $1::bigint / 60000"
+            " LIMIT $2)",
     };
     static const char sql_addresses[] =
         "DELETE FROM orchestrator_addresses WHERE (orchestrator_id, address) IN (SELECT"
@@ -433,8 +434,8 @@ int jc_pg_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_t *
     pgc *c = jc_pg_acquire(st, err);
     if (!c)
         return -1;
-    PGresult *r = jc_pg_q(c, scan_sql[q->rule].sql, err, fmts[scan_sql[q->rule].nparams],
-                          q->since, q->until, q->p1, q->p2, q->p3);
+    PGresult *r = jc_pg_q(c, scan_sql[q->rule].sql, err, fmts[scan_sql[q->rule].nparams], q->since,
+                          q->until, q->p1, q->p2, q->p3);
     jc_pg_release(st, c);
     if (!r)
         return -1;
@@ -510,8 +511,8 @@ int jc_pg_signal_record(jc_store *st, const jc_signal *s, int64_t window_ms, boo
     return 0;
 }
 
-int jc_pg_signal_list(jc_store *st, int64_t since, int64_t after_seq, size_t limit,
-                      jc_signal **out, size_t *n, jc_err *err) {
+int jc_pg_signal_list(jc_store *st, int64_t since, int64_t after_seq, size_t limit, jc_signal **out,
+                      size_t *n, jc_err *err) {
     static const char sql[] =
         "SELECT seq, signal, subject, at, count, first_at, last_at, detail FROM signals"
         " WHERE at >= $1 AND seq > $2 ORDER BY seq LIMIT $3";

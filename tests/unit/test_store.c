@@ -17,6 +17,10 @@
 #include "jobcell/random.h"
 #include "pg_db.h"
 #include "store.h"
+#include "store_audit.h"
+#include "store_creds.h"
+#include "store_sealed.h"
+#include "store_upkeep.h"
 #include "tests/pg/pgtest.h"
 
 typedef struct fixture {
@@ -440,6 +444,121 @@ static void test_pg_reconnect_and_parameters(void **state) {
     jc_job_clear(&job);
 }
 
+/* The operations other parts of the server added to the store, on both backends. */
+static void test_credentials_audit_tasks_sealed(void **state) {
+    fixture *f = *state;
+    jc_err err;
+    /* credentials: add, rotate, list, revoke, compare-and-set reseal */
+    jc_orc_cred a = {
+        .key_id = "ok_a", .orchestrator = "host-a", .created_at = 1, .sealed = "sealed-a"};
+    assert_int_equal(jc_store_cred_add(f->st, &a, &err), 0);
+    assert_int_equal(jc_store_cred_add(f->st, &a, &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    jc_orc_cred b = {
+        .key_id = "ok_b", .orchestrator = "host-a", .created_at = 2, .sealed = "sealed-b"};
+    size_t rotated = 0;
+    assert_int_equal(jc_store_cred_rotate(f->st, &b, 10, 5000, &rotated, &err), 0);
+    assert_int_equal(rotated, 1);
+    jc_orc_cred got;
+    assert_int_equal(jc_store_cred_lookup(f->st, "ok_a", &got, &err), 0);
+    assert_string_equal(got.sealed, "sealed-a");
+    assert_int_equal(got.expires_at, 5000);
+    jc_orc_cred_clear(&got);
+    jc_orc_cred *list;
+    size_t n;
+    assert_int_equal(jc_store_cred_list(f->st, "host-a", &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].key_id, "ok_b"); /* newest first */
+    jc_orc_creds_free(list, n);
+    assert_int_equal(jc_store_cred_revoke(f->st, "ok_a", 20, &err), 0);
+    assert_int_equal(jc_store_cred_revoke(f->st, "ok_a", 21, &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    assert_int_equal(jc_store_cred_reseal(f->st, "ok_b", "not-it", "new", &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    assert_int_equal(jc_store_cred_reseal(f->st, "ok_b", "sealed-b", "new-b", &err), 0);
+
+    /* the audit trail: append, page newest first, prune */
+    jc_audit_event ev[3];
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 3; i++) {
+        ev[i].at = 100 + i;
+        snprintf(ev[i].kind, sizeof(ev[i].kind), "auth");
+        snprintf(ev[i].actor, sizeof(ev[i].actor), "user-%d", i);
+        snprintf(ev[i].outcome, sizeof(ev[i].outcome), "success");
+    }
+    assert_int_equal(jc_store_audit_append(f->st, ev, 3, &err), 0);
+    jc_audit_query q = {.limit = 2};
+    jc_audit_event *page;
+    char *next = NULL;
+    assert_int_equal(jc_store_audit_query(f->st, &q, &page, &n, &next, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(page[0].actor, "user-2");
+    assert_non_null(next);
+    free(page);
+    q.cursor = next;
+    char *next2 = NULL;
+    assert_int_equal(jc_store_audit_query(f->st, &q, &page, &n, &next2, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(page[0].actor, "user-0");
+    assert_null(next2);
+    free(page);
+    free(next);
+    size_t deleted = 0;
+    assert_int_equal(jc_store_audit_prune(f->st, 102, 10, &deleted, &err), 0);
+    assert_int_equal(deleted, 2);
+
+    /* maintenance leases: one holder per tick */
+    bool got_it = false;
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-1", 1000, 500, &got_it, &err), 0);
+    assert_true(got_it);
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-2", 1000, 500, &got_it, &err), 0);
+    assert_false(got_it);
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-2", 1500, 500, &got_it, &err), 0);
+    assert_true(got_it);
+    jc_signal sg = {.at = 10000, .count = 3};
+    snprintf(sg.signal, sizeof(sg.signal), "auth_burst");
+    snprintf(sg.subject, sizeof(sg.subject), "10.0.0.1");
+    bool inserted = false;
+    assert_int_equal(jc_store_signal_record(f->st, &sg, 60000, &inserted, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(jc_store_signal_record(f->st, &sg, 60000, &inserted, &err), 0);
+    assert_false(inserted);
+
+    /* sealed job secrets: paged, swapped only from the value read */
+    json_t *spec = json_pack("{s:s, s:s}", "runtime", "sh", "secrets", "v1.m1.old");
+    jc_job_new in = {.job_id = "job_s",
+                     .execution_id = "exe_s",
+                     .owner = "u",
+                     .name = "s",
+                     .spec = spec,
+                     .created_at = 1,
+                     .timeout_s = 1};
+    char *replay = NULL;
+    assert_int_equal(jc_store_job_create(f->st, &in, &replay, &err), 0);
+    json_decref(spec);
+    jc_sealed_row *rows;
+    assert_int_equal(jc_store_sealed_page(f->st, "job_secrets", NULL, 10, &rows, &n, &next, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].id, "job_s");
+    assert_string_equal(rows[0].sealed, "v1.m1.old");
+    jc_sealed_rows_free(rows, n);
+    free(next);
+    bool swapped = true;
+    assert_int_equal(
+        jc_store_sealed_swap(f->st, "job_secrets", "job_s", "other", "v1.m2.new", &swapped, &err),
+        0);
+    assert_false(swapped);
+    assert_int_equal(jc_store_sealed_swap(f->st, "job_secrets", "job_s", "v1.m1.old", "v1.m2.new",
+                                          &swapped, &err),
+                     0);
+    assert_true(swapped);
+    jc_job job;
+    assert_int_equal(jc_store_job_get(f->st, "job_s", NULL, &job, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(job.spec, "secrets")), "v1.m2.new");
+    jc_job_clear(&job);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order, setup, teardown),
@@ -447,6 +566,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables_tokens_idempotency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credentials_audit_tasks_sealed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_transactions_retried, setup, teardown),
         cmocka_unit_test_setup_teardown(test_pg_reconnect_and_parameters, setup, teardown),
     };
