@@ -1,9 +1,11 @@
 /* api_claim: the claim path of jobcell-api end to end, over HTTP.
  *
- * Starts nothing itself: give it a running server (see the usage). It submits JOBS trivial
- * jobs through /v1/jobs, then N fake orchestrators (threads, one keep-alive connection
- * each) claim, start and complete them through /internal/v1 until all are done. Prints
- * the submit rate, executions per second end to end and the claim latency p50/p99. */
+ * Starts nothing itself: give it running servers (see the usage; several servers sharing
+ * one PostgreSQL database are given as a comma-separated JOBCELL_URL, and the clients are
+ * spread over them round robin, as a load balancer would). It submits JOBS trivial jobs
+ * through /v1/jobs, then N fake orchestrators (threads, one keep-alive connection each)
+ * claim, start and complete them through /internal/v1 until all are done. Prints the
+ * submit rate, executions per second end to end and the claim latency p50/p99. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -15,8 +17,11 @@
 #include <string.h>
 #include <time.h>
 
+#define MAX_URLS 8
+
 typedef struct opts {
-    const char *url;
+    char *urls[MAX_URLS];
+    int nurls;
     const char *token;
     const char *key;
     long jobs;
@@ -55,9 +60,10 @@ static size_t on_data(char *d, size_t sz, size_t nm, void *u) {
 }
 
 /* POST body to path; returns the status and the parsed answer (owned) in *out. */
-static long post(CURL *c, struct curl_slist *h, const char *path, const char *body, json_t **out) {
+static long post(CURL *c, int server, struct curl_slist *h, const char *path, const char *body,
+                 json_t **out) {
     char url[512];
-    snprintf(url, sizeof(url), "%s%s", o.url, path);
+    snprintf(url, sizeof(url), "%s%s", o.urls[server % o.nurls], path);
     buf b = {0};
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -74,15 +80,22 @@ static long post(CURL *c, struct curl_slist *h, const char *path, const char *bo
     return status;
 }
 
+typedef struct submit_arg {
+    long count;
+    int server;
+} submit_arg;
+
 static void *submitter(void *arg) {
-    long count = (long)(intptr_t)arg;
+    submit_arg *a = arg;
+    long count = a->count;
     CURL *c = curl_easy_init();
     char auth[256];
     snprintf(auth, sizeof(auth), "Authorization: Bearer %s", o.token);
     struct curl_slist *h = curl_slist_append(NULL, auth);
     h = curl_slist_append(h, "Content-Type: application/json");
     for (long i = 0; i < count; i++) {
-        long st = post(c, h, "/v1/jobs", "{\"runtime\":\"sh\",\"script\":\"true\"}", NULL);
+        long st =
+            post(c, a->server, h, "/v1/jobs", "{\"runtime\":\"sh\",\"script\":\"true\"}", NULL);
         if (st != 201) {
             fprintf(stderr, "api_claim: submit answered %ld\n", st);
             exit(1);
@@ -111,7 +124,7 @@ static void *orchestrator(void *arg) {
             break;
         json_t *ans;
         double t0 = now_s();
-        long st = post(c, h, "/internal/v1/claims", body, &ans);
+        long st = post(c, id, h, "/internal/v1/claims", body, &ans);
         double dt = now_s() - t0;
         if (st != 200) {
             fprintf(stderr, "api_claim: claim answered %ld\n", st);
@@ -133,13 +146,13 @@ static void *orchestrator(void *arg) {
             char path[256], b2[256];
             snprintf(b2, sizeof(b2), "{\"lease_token\":\"%s\"}", lt);
             snprintf(path, sizeof(path), "/internal/v1/executions/%s/start", eid);
-            if (post(c, h, path, b2, NULL) != 200)
+            if (post(c, id, h, path, b2, NULL) != 200)
                 exit(1);
             snprintf(b2, sizeof(b2),
                      "{\"lease_token\":\"%s\",\"result\":{\"reason\":\"exited\",\"exit_code\":0}}",
                      lt);
             snprintf(path, sizeof(path), "/internal/v1/executions/%s/complete", eid);
-            if (post(c, h, path, b2, NULL) != 200)
+            if (post(c, id, h, path, b2, NULL) != 200)
                 exit(1);
         }
         size_t n = json_array_size(claims);
@@ -166,7 +179,7 @@ int main(int argc, char **argv) {
     o.jobs = 10000;
     o.orchestrators = 4;
     o.slots = 4;
-    o.url = getenv("JOBCELL_URL");
+    const char *urls = getenv("JOBCELL_URL");
     o.token = getenv("JOBCELL_TOKEN");
     o.key = getenv("JOBCELL_INTERNAL_KEY");
     for (int i = 1; i < argc; i++) {
@@ -179,12 +192,17 @@ int main(int argc, char **argv) {
         else {
             fprintf(i + 1 < argc || strcmp(argv[i], "--help") ? stderr : stdout,
                     "Usage: api_claim [--jobs N] [--orchestrators N] [--slots N]\n"
-                    "Environment: JOBCELL_URL (http://127.0.0.1:8080), JOBCELL_TOKEN (an API\n"
-                    "token), JOBCELL_INTERNAL_KEY (the server's internal key).\n");
+                    "Environment: JOBCELL_URL (http://127.0.0.1:8080; several servers of one\n"
+                    "PostgreSQL database: comma-separated), JOBCELL_TOKEN (an API token),\n"
+                    "JOBCELL_INTERNAL_KEY (the servers' internal key).\n");
             return strcmp(argv[i], "--help") == 0 ? 0 : 2;
         }
     }
-    if (!o.url || !o.token || !o.key || o.jobs < 1 || o.orchestrators < 1 || o.slots < 1 ||
+    char *list = urls ? strdup(urls) : NULL;
+    for (char *save = NULL, *u = list ? strtok_r(list, ",", &save) : NULL; u && o.nurls < MAX_URLS;
+         u = strtok_r(NULL, ",", &save))
+        o.urls[o.nurls++] = u;
+    if (!o.nurls || !o.token || !o.key || o.jobs < 1 || o.orchestrators < 1 || o.slots < 1 ||
         o.slots > 64) {
         fprintf(stderr, "api_claim: set JOBCELL_URL, JOBCELL_TOKEN and JOBCELL_INTERNAL_KEY\n");
         return 2;
@@ -193,9 +211,12 @@ int main(int argc, char **argv) {
     pthread_t t[64];
     int ns = 4;
     double t0 = now_s();
-    for (int i = 0; i < ns; i++)
-        pthread_create(&t[i], NULL, submitter,
-                       (void *)(intptr_t)(o.jobs / ns + (i < o.jobs % ns ? 1 : 0)));
+    submit_arg sa[4];
+    for (int i = 0; i < ns; i++) {
+        sa[i].count = o.jobs / ns + (i < o.jobs % ns ? 1 : 0);
+        sa[i].server = i;
+        pthread_create(&t[i], NULL, submitter, &sa[i]);
+    }
     for (int i = 0; i < ns; i++)
         pthread_join(t[i], NULL);
     double submit_s = now_s() - t0;
@@ -208,13 +229,15 @@ int main(int argc, char **argv) {
     double run_s = now_s() - t0;
     qsort(lat, nlat, sizeof(*lat), cmp);
     double p50 = nlat ? lat[nlat / 2] : 0, p99 = nlat ? lat[(nlat * 99) / 100] : 0;
-    printf("jobs %ld, orchestrators %d, slots per claim %d\n", o.jobs, no, o.slots);
+    printf("jobs %ld, orchestrators %d, slots per claim %d, servers %d\n", o.jobs, no, o.slots,
+           o.nurls);
     printf("submit: %.0f jobs/s (%.2f s, 4 clients)\n", (double)o.jobs / submit_s, submit_s);
     printf("claim+start+complete: %.0f executions/s end to end (%.2f s)\n",
            (double)done_count / run_s, run_s);
     printf("claim latency: p50 %.2f ms, p99 %.2f ms (%zu claim calls)\n", p50 * 1000, p99 * 1000,
            nlat);
     free(lat);
+    free(list);
     curl_global_cleanup();
     return 0;
 }

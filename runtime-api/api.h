@@ -21,6 +21,10 @@ typedef struct jc_api_config {
     char *listen;         /* "127.0.0.1:8080" */
     char *runtime_listen; /* "127.0.0.1:8081"; "" disables the runtime listener */
     char *store_path;     /* SQLite database file */
+    char *store_url;      /* PostgreSQL URL or conninfo; "" for SQLite */
+    jc_secret store_password;
+    int64_t store_pool_size;
+    int64_t store_statement_timeout_ms;
     jc_secret internal_key;
     char *jwt_keyring_file;
     char *master_key_file; /* "" when secrets at rest are not configured */
@@ -95,6 +99,12 @@ typedef struct jc_api_config {
 } jc_api_config;
 
 extern const jc_cfg_schema jc_api_config_schema;
+
+/* Open the store a configuration names: PostgreSQL when store.url is set, else the SQLite
+ * store_path (api_config.c). Owned: jc_store_close. */
+jc_store *jc_api_open_store(const jc_api_config *cfg, jc_err *err);
+/* What logs and messages may say about that store (a URL may hold a password). */
+const char *jc_api_store_label(const jc_api_config *cfg);
 
 typedef struct jc_metrics jc_metrics;
 

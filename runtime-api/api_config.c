@@ -15,7 +15,15 @@ static const jc_cfg_field fields[] = {
     F("runtime_listen", JC_CFG_STRING, runtime_listen, "127.0.0.1:8081", 0, 0,
       "address:port of the runtime API for job scripts (empty: off)"),
     F("store_path", JC_CFG_STRING, store_path, "jobcell.db", 0, 0,
-      "SQLite database file (created when absent)"),
+      "SQLite database file (created when absent); unused when store.url is set"),
+    F("store.url", JC_CFG_STRING, store_url, "", 0, 0,
+      "PostgreSQL database (postgres://… URL or key=value conninfo); empty: SQLite"),
+    F("store.password", JC_CFG_SECRET, store_password, NULL, 0, 0,
+      "PostgreSQL password (give store.password_file; empty: from the URL or ~/.pgpass)"),
+    F("store.pool_size", JC_CFG_INT, store_pool_size, "8", 1, 256,
+      "PostgreSQL connections per server process"),
+    F("store.statement_timeout_ms", JC_CFG_INT, store_statement_timeout_ms, "10000", 100, 600000,
+      "PostgreSQL: a statement running longer is canceled (milliseconds)"),
     F("internal_key", JC_CFG_SECRET, internal_key, NULL, 0, 0,
       "shared key of the orchestrators, at least 32 bytes (give internal_key_file)"),
     F("jwt_keyring_file", JC_CFG_STRING, jwt_keyring_file, NULL, 0, 0,
@@ -151,3 +159,32 @@ static const jc_cfg_field fields[] = {
 };
 
 const jc_cfg_schema jc_api_config_schema = {fields, sizeof(fields) / sizeof(fields[0])};
+
+/* ---- the store of a configuration ---------------------------------------------------- */
+
+/* Where the store is: store.url (PostgreSQL) when set, else the SQLite store_path. */
+static const char *store_location(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? cfg->store_url : cfg->store_path;
+}
+
+/* What the logs may say about the store: a URL may hold a password, so only the backend
+ * is named for PostgreSQL. */
+const char *jc_api_store_label(const jc_api_config *cfg) {
+    return cfg->store_url && *cfg->store_url ? "postgresql" : cfg->store_path;
+}
+
+jc_store *jc_api_open_store(const jc_api_config *cfg, jc_err *err) {
+    const char *where = store_location(cfg);
+    if (cfg->store_url && *cfg->store_url && !jc_store_location_is_pg(cfg->store_url))
+        return jc_err_field(err, JC_E_CONFIG, "store.url",
+                            "store.url must be a postgres:// URL or a key=value conninfo"),
+               NULL;
+    jc_store_options o = {
+        .path = where,
+        .busy_timeout_ms = 10000,
+        .kill_grace_s = cfg->kill_grace_s,
+        .password = cfg->store_password.len ? (const char *)cfg->store_password.data : NULL,
+        .pool_size = (int)cfg->store_pool_size,
+        .statement_timeout_ms = (int)cfg->store_statement_timeout_ms};
+    return jc_store_open(&o, err);
+}

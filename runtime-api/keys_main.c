@@ -131,8 +131,7 @@ static void audit_offline(const opts *o, const char *kind, const char *kid) {
     if (jc_config_init(&jc_api_config_schema, &cfg, &err) == 0 &&
         jc_config_load_file(&jc_api_config_schema, &cfg, o->config, &err) == 0 &&
         jc_config_apply_env(&jc_api_config_schema, &cfg, environ, &err) == 0) {
-        jc_store_options so = {.path = cfg.store_path, .busy_timeout_ms = 10000};
-        if ((st = jc_store_open(&so, &err))) {
+        if ((st = jc_api_open_store(&cfg, &err))) {
             jc_audit_event ev;
             jc_api_operator_event(&ev, kind, kid);
             JC_AUDIT_SET(&ev, key_version, kid);
@@ -346,8 +345,7 @@ static int cmd_rewrap(const opts *o) {
     }
     if (!(ring = jc_master_ring_load(cfg.master_key_file, &err)))
         goto out;
-    jc_store_options so = {.path = cfg.store_path, .busy_timeout_ms = 10000};
-    if (!(st = jc_store_open(&so, &err)))
+    if (!(st = jc_api_open_store(&cfg, &err)))
         goto out;
     rewrap_counts c = {0};
     for (const char *const *k = jc_store_sealed_kinds(); *k; k++)

@@ -21,6 +21,7 @@
 #include "keys.h"
 #include "schedules.h"
 #include "server.h"
+#include "store_export.h"
 
 extern char **environ;
 
@@ -45,6 +46,9 @@ static void usage(FILE *out) {
             "Commands:\n"
             "  serve [--config FILE] [--KEY VALUE ...]   run the server\n"
             "  migrate [--config FILE] [--store-path FILE] apply database migrations\n"
+            "  export [--config FILE]                     write the whole store to stdout\n"
+            "  import [--config FILE]                     load an export from stdin into an\n"
+            "                                           empty store (SQLite or PostgreSQL)\n"
             "  token create --user NAME --role admin|user [--name TEXT] [--config FILE]\n"
             "                                           create an API token and print it once\n"
             "  prune [--dry-run] [--full-vacuum] [--config FILE] [--store-path FILE]\n"
@@ -90,9 +94,16 @@ static int load_config(jc_api_config *cfg, int argc, char **argv, jc_err *err) {
 }
 
 static jc_store *open_store(const jc_api_config *cfg, jc_err *err) {
-    jc_store_options o = {
-        .path = cfg->store_path, .busy_timeout_ms = 10000, .kill_grace_s = cfg->kill_grace_s};
-    return jc_store_open(&o, err);
+    return jc_api_open_store(cfg, err);
+}
+
+static const char *store_label(const jc_api_config *cfg) {
+    return jc_api_store_label(cfg);
+}
+
+/* Work queued by another server on the same database: wake this one's long-polls. */
+static void work_elsewhere(void *arg) {
+    jc_api_notify_work(arg);
 }
 
 /* ---- serve -------------------------------------------------------------------------- */
@@ -164,6 +175,8 @@ static int cmd_serve(int argc, char **argv) {
     api.store = open_store(&cfg, &err);
     if (!api.metrics || !api.store)
         goto out;
+    if (jc_store_on_work(api.store, work_elsewhere, &api, &err) < 0)
+        goto out;
     jc_api_keys_loaded(&api);
     api.audit = jc_audit_start(api.store, (size_t)cfg.audit_queue, cfg.audit_aggregate_s, &err);
     if (!api.audit)
@@ -211,7 +224,7 @@ static int cmd_serve(int argc, char **argv) {
     snprintf(port, sizeof(port), "%d", jc_server_port(server, false));
     snprintf(rport, sizeof(rport), "%d", jc_server_port(server, true));
     jc_log(JC_LOG_INFO, "listening", "listen", cfg.listen, "port", port, "runtime_listen",
-           cfg.runtime_listen, "runtime_port", rport, "store", cfg.store_path, NULL);
+           cfg.runtime_listen, "runtime_port", rport, "store", store_label(&cfg), NULL);
 
     int sig = 0;
     for (;;) {
@@ -225,6 +238,9 @@ static int cmd_serve(int argc, char **argv) {
     jc_log(JC_LOG_INFO, "stopping", "signal", sig == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
     rc = 0;
 out:
+    /* no more wake-ups from other servers into a server that is going away */
+    if (api.store)
+        jc_store_on_work(api.store, NULL, NULL, &err);
     jc_api_keywatch_stop();
     jc_scheduler_stop();
     jc_maintenance_stop();
@@ -267,14 +283,59 @@ static int cmd_migrate(int argc, char **argv) {
         jc_config_free(&jc_api_config_schema, &cfg);
         return 2;
     }
-    jc_store_options o = {.path = cfg.store_path, .busy_timeout_ms = 10000};
-    jc_store *st = jc_store_open(&o, &err);
+    jc_store *st = open_store(&cfg, &err);
     int from = 0, to = 0;
     int rc = st && jc_store_migrate(st, &from, &to, &err) == 0 ? 0 : 1;
     if (rc == 0)
-        printf("schema version %d (%s)\n", to, cfg.store_path);
+        printf("schema version %d (%s)\n", to, store_label(&cfg));
     else
         fprintf(stderr, "jobcell-api migrate: %s\n", err.msg);
+    jc_store_close(st);
+    jc_config_free(&jc_api_config_schema, &cfg);
+    return rc;
+}
+
+/* ---- export / import ------------------------------------------------------------------ */
+
+static int cmd_export_import(int argc, char **argv, bool export) {
+    if (wants_help(argc, argv)) {
+        if (export)
+            printf("Usage: jobcell-api export [--config FILE] [--store-path FILE]\n"
+                   "                          [--store.url URL] > store.jsonl\n"
+                   "\nWrite every table of the store to stdout as JSON lines, for\n"
+                   "'jobcell-api import'. Stop the servers that use the store first.\n");
+        else
+            printf("Usage: jobcell-api import [--config FILE] [--store-path FILE]\n"
+                   "                          [--store.url URL] < store.jsonl\n"
+                   "\nLoad an export (from stdin) into an empty store, all of it or nothing.\n"
+                   "Moving from SQLite to PostgreSQL:\n"
+                   "  jobcell-api export --config old.json | jobcell-api import --config "
+                   "new.json\n");
+        return 0;
+    }
+    const char *what = export ? "export" : "import";
+    jc_api_config cfg;
+    jc_err err;
+    jc_err_clear(&err);
+    if (load_config(&cfg, argc, argv, &err) < 0) {
+        fprintf(stderr, "jobcell-api %s: %s\n", what, err.msg);
+        jc_config_free(&jc_api_config_schema, &cfg);
+        return 2;
+    }
+    jc_store *st = open_store(&cfg, &err);
+    size_t rows = 0;
+    int rc = 1;
+    if (st) {
+        if (export)
+            rc = jc_store_export(st, stdout, &rows, &err) == 0 && fflush(stdout) == 0 ? 0 : 1;
+        else
+            rc = jc_store_import(st, stdin, &rows, &err) == 0 ? 0 : 1;
+    }
+    if (rc == 0)
+        fprintf(stderr, "jobcell-api %s: %zu rows (%s)\n", what, rows, store_label(&cfg));
+    else
+        fprintf(stderr, "jobcell-api %s: %s\n", what,
+                err.msg[0] ? err.msg : "writing the output failed");
     jc_store_close(st);
     jc_config_free(&jc_api_config_schema, &cfg);
     return rc;
@@ -481,6 +542,10 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "migrate") == 0)
         return cmd_migrate(argc - 1, argv + 1);
+    if (strcmp(cmd, "export") == 0)
+        return cmd_export_import(argc - 1, argv + 1, true);
+    if (strcmp(cmd, "import") == 0)
+        return cmd_export_import(argc - 1, argv + 1, false);
     if (strcmp(cmd, "token") == 0)
         return cmd_token(argc - 1, argv + 1);
     if (strcmp(cmd, "prune") == 0)

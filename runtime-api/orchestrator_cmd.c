@@ -268,8 +268,7 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
     jc_orc_cred c = {0};
     if (load_cfg(&cfg, &o, &err) < 0)
         goto out;
-    jc_store_options so = {.path = cfg.store_path, .busy_timeout_ms = 10000};
-    st = jc_store_open(&so, &err);
+    st = jc_api_open_store(&cfg, &err);
     if (!st)
         goto out;
     int64_t now = jc_time_now_ms();

@@ -8,7 +8,7 @@
 #include "sqlite_db.h"
 #include "store_audit.h"
 
-int jc_store_audit_append(jc_store *st, const jc_audit_event *ev, size_t n, jc_err *err) {
+int jc_sqlite_audit_append(jc_store *st, const jc_audit_event *ev, size_t n, jc_err *err) {
     static const char sql[] =
         "INSERT INTO audit_log (at, kind, actor_type, actor, scheme, route_group, outcome,"
         " reason, remote, key_version, target, status, latency_us, count)"
@@ -34,8 +34,8 @@ int jc_store_audit_append(jc_store *st, const jc_audit_event *ev, size_t n, jc_e
     return jc_sq_commit(c, err);
 }
 
-int jc_store_audit_query(jc_store *st, const jc_audit_query *q, jc_audit_event **out, size_t *n,
-                         char **next_cursor, jc_err *err) {
+int jc_sqlite_audit_query(jc_store *st, const jc_audit_query *q, jc_audit_event **out, size_t *n,
+                          char **next_cursor, jc_err *err) {
     static const char sql[] =
         "SELECT seq, at, kind, actor_type, actor, scheme, route_group, outcome, reason, remote,"
         " key_version, target, status, latency_us, count FROM audit_log"
@@ -104,8 +104,8 @@ int jc_store_audit_query(jc_store *st, const jc_audit_query *q, jc_audit_event *
     return 0;
 }
 
-int jc_store_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *deleted,
-                         jc_err *err) {
+int jc_sqlite_audit_prune(jc_store *st, int64_t before, size_t max_rows, size_t *deleted,
+                          jc_err *err) {
     static const char sql[] = "DELETE FROM audit_log WHERE seq IN (SELECT seq FROM audit_log"
                               " WHERE at < ?1 ORDER BY seq LIMIT ?2)";
     if (deleted)

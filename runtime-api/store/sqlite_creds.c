@@ -33,8 +33,8 @@ void jc_orc_creds_free(jc_orc_cred *v, size_t n) {
     free(v);
 }
 
-int jc_store_cred_sealed_page(jc_store *st, int64_t after_seq, size_t limit, jc_orc_cred **out,
-                              size_t *n, jc_err *err) {
+int jc_sqlite_cred_sealed_page(jc_store *st, int64_t after_seq, size_t limit, jc_orc_cred **out,
+                               size_t *n, jc_err *err) {
     static const char sql[] = "SELECT " CRED_COLS ", sealed FROM orchestrator_keys"
                               " WHERE seq > ?1 ORDER BY seq LIMIT ?2";
     *out = NULL;
@@ -72,8 +72,8 @@ int jc_store_cred_sealed_page(jc_store *st, int64_t after_seq, size_t limit, jc_
     return 0;
 }
 
-int jc_store_cred_reseal(jc_store *st, const char *key_id, const char *old_sealed,
-                         const char *new_sealed, jc_err *err) {
+int jc_sqlite_cred_reseal(jc_store *st, const char *key_id, const char *old_sealed,
+                          const char *new_sealed, jc_err *err) {
     static const char upd[] =
         "UPDATE orchestrator_keys SET sealed = ?3 WHERE key_id = ?1 AND sealed = ?2";
     static const char get[] = "SELECT 1 FROM orchestrator_keys WHERE key_id = ?";
@@ -121,13 +121,13 @@ static int insert(conn *c, const jc_orc_cred *cr, jc_err *err) {
     return 0;
 }
 
-int jc_store_cred_add(jc_store *st, const jc_orc_cred *cr, jc_err *err) {
+int jc_sqlite_cred_add(jc_store *st, const jc_orc_cred *cr, jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     return c ? insert(c, cr, err) : -1;
 }
 
-int jc_store_cred_list(jc_store *st, const char *orchestrator, jc_orc_cred **out, size_t *n,
-                       jc_err *err) {
+int jc_sqlite_cred_list(jc_store *st, const char *orchestrator, jc_orc_cred **out, size_t *n,
+                        jc_err *err) {
     static const char sql[] = "SELECT " CRED_COLS " FROM orchestrator_keys"
                               " WHERE ?1 IS NULL OR orchestrator = ?1 ORDER BY seq DESC";
     *out = NULL;
@@ -155,7 +155,7 @@ int jc_store_cred_list(jc_store *st, const char *orchestrator, jc_orc_cred **out
     return 0;
 }
 
-int jc_store_cred_lookup(jc_store *st, const char *key_id, jc_orc_cred *out, jc_err *err) {
+int jc_sqlite_cred_lookup(jc_store *st, const char *key_id, jc_orc_cred *out, jc_err *err) {
     static const char sql[] = "SELECT " CRED_COLS ", sealed FROM orchestrator_keys"
                               " WHERE key_id = ?";
     memset(out, 0, sizeof(*out));
@@ -178,7 +178,7 @@ int jc_store_cred_lookup(jc_store *st, const char *key_id, jc_orc_cred *out, jc_
     return 0;
 }
 
-int jc_store_cred_revoke(jc_store *st, const char *key_id, int64_t now, jc_err *err) {
+int jc_sqlite_cred_revoke(jc_store *st, const char *key_id, int64_t now, jc_err *err) {
     static const char upd[] = "UPDATE orchestrator_keys SET revoked_at = ?2"
                               " WHERE key_id = ?1 AND revoked_at IS NULL";
     static const char get[] = "SELECT 1 FROM orchestrator_keys WHERE key_id = ?";
@@ -207,8 +207,8 @@ fail:
     return -1;
 }
 
-int jc_store_cred_rotate(jc_store *st, const jc_orc_cred *cr, int64_t now, int64_t old_expires_at,
-                         size_t *rotated, jc_err *err) {
+int jc_sqlite_cred_rotate(jc_store *st, const jc_orc_cred *cr, int64_t now, int64_t old_expires_at,
+                          size_t *rotated, jc_err *err) {
     static const char upd[] =
         "UPDATE orchestrator_keys SET expires_at = ?3"
         " WHERE orchestrator = ?1 AND revoked_at IS NULL"

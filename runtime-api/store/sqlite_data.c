@@ -15,9 +15,9 @@
 
 /* ---- logs ----------------------------------------------------------------------------- */
 
-int jc_store_log_append(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
-                        int64_t offset, const void *data, size_t len, jc_log_append *out,
-                        jc_err *err) {
+int jc_sqlite_log_append(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                         int64_t offset, const void *data, size_t len, jc_log_append *out,
+                         jc_err *err) {
     static const char sql_cap[] = "SELECT j.log_cap FROM jobs j JOIN executions e ON"
                                   " e.job_id = j.id WHERE e.id = ?";
     static const char sql_chunk[] = "INSERT INTO log_chunks (exe_id, off, data) VALUES (?, ?, ?)";
@@ -89,8 +89,8 @@ fail:
     return -1;
 }
 
-int jc_store_log_read(jc_store *st, const char *exe_id, int64_t offset, size_t max,
-                      jc_log_read *out, jc_err *err) {
+int jc_sqlite_log_read(jc_store *st, const char *exe_id, int64_t offset, size_t max,
+                       jc_log_read *out, jc_err *err) {
     static const char sql_chunks[] =
         "SELECT off, data FROM log_chunks WHERE exe_id = ?1 AND off + length(data) > ?2"
         " ORDER BY off";
@@ -145,14 +145,8 @@ int jc_store_log_read(jc_store *st, const char *exe_id, int64_t offset, size_t m
 
 /* ---- variables ------------------------------------------------------------------------ */
 
-void jc_variables_free(jc_variable *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
-        json_decref(v[i].value);
-    free(v);
-}
-
-int jc_store_var_get(jc_store *st, const char *owner, const char *key, jc_variable *out,
-                     jc_err *err) {
+int jc_sqlite_var_get(jc_store *st, const char *owner, const char *key, jc_variable *out,
+                      jc_err *err) {
     static const char sql[] = "SELECT value, updated_at FROM variables WHERE owner = ? AND key = ?";
     memset(out, 0, sizeof(*out));
     conn *c = jc_sq_conn(st, err);
@@ -171,8 +165,8 @@ int jc_store_var_get(jc_store *st, const char *owner, const char *key, jc_variab
     return r < 0 ? -1 : 0;
 }
 
-int jc_store_var_put(jc_store *st, const char *owner, const char *key, const json_t *value,
-                     int64_t now, jc_err *err) {
+int jc_sqlite_var_put(jc_store *st, const char *owner, const char *key, const json_t *value,
+                      int64_t now, jc_err *err) {
     static const char sql_update[] =
         "UPDATE variables SET value = ?, updated_at = ? WHERE owner = ? AND key = ?";
     static const char sql_count[] = "SELECT count(*) FROM variables WHERE owner = ?";
@@ -211,7 +205,7 @@ fail:
     return -1;
 }
 
-int jc_store_var_delete(jc_store *st, const char *owner, const char *key, jc_err *err) {
+int jc_sqlite_var_delete(jc_store *st, const char *owner, const char *key, jc_err *err) {
     static const char sql[] = "DELETE FROM variables WHERE owner = ? AND key = ?";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -222,7 +216,7 @@ int jc_store_var_delete(jc_store *st, const char *owner, const char *key, jc_err
     return 0;
 }
 
-int jc_store_var_list(jc_store *st, const char *owner, jc_variable **out, size_t *n, jc_err *err) {
+int jc_sqlite_var_list(jc_store *st, const char *owner, jc_variable **out, size_t *n, jc_err *err) {
     static const char sql[] = "SELECT key, updated_at FROM variables WHERE owner = ? ORDER BY key";
     *out = NULL;
     *n = 0;
@@ -257,8 +251,8 @@ int jc_store_var_list(jc_store *st, const char *owner, jc_variable **out, size_t
 
 /* ---- API tokens ----------------------------------------------------------------------- */
 
-int jc_store_token_create(jc_store *st, const jc_api_token *tok, const char *secret_sha256,
-                          jc_err *err) {
+int jc_sqlite_token_create(jc_store *st, const jc_api_token *tok, const char *secret_sha256,
+                           jc_err *err) {
     static const char sql[] = "INSERT INTO api_tokens (id, name, user, role, sha256,"
                               " created_at) VALUES (?, ?, ?, ?, ?, ?)";
     conn *c = jc_sq_conn(st, err);
@@ -281,8 +275,8 @@ static void token_from_row(sqlite3_stmt *s, jc_api_token *t) {
     t->last_used_at = sqlite3_column_int64(s, 5);
 }
 
-int jc_store_token_lookup(jc_store *st, const char *secret_sha256, jc_api_token *out,
-                          char stored_sha256[65], jc_err *err) {
+int jc_sqlite_token_lookup(jc_store *st, const char *secret_sha256, jc_api_token *out,
+                           char stored_sha256[65], jc_err *err) {
     static const char sql[] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE sha256 = ?";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -299,8 +293,8 @@ int jc_store_token_lookup(jc_store *st, const char *secret_sha256, jc_api_token 
     return r < 0 ? -1 : 0;
 }
 
-int jc_store_token_list(jc_store *st, const char *user, jc_api_token **out, size_t *n,
-                        jc_err *err) {
+int jc_sqlite_token_list(jc_store *st, const char *user, jc_api_token **out, size_t *n,
+                         jc_err *err) {
     static const char sql[] = "SELECT " TOKEN_COLS " FROM api_tokens WHERE ?1 IS NULL OR"
                               " user = ?1 ORDER BY created_at DESC, id";
     *out = NULL;
@@ -331,7 +325,7 @@ int jc_store_token_list(jc_store *st, const char *user, jc_api_token **out, size
     return 0;
 }
 
-int jc_store_token_delete(jc_store *st, const char *id, const char *user, jc_err *err) {
+int jc_sqlite_token_delete(jc_store *st, const char *id, const char *user, jc_err *err) {
     static const char sql[] = "DELETE FROM api_tokens WHERE id = ?1 AND (?2 IS NULL OR user = ?2)";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -344,7 +338,8 @@ int jc_store_token_delete(jc_store *st, const char *id, const char *user, jc_err
 
 /* ---- audit and housekeeping ----------------------------------------------------------- */
 
-int jc_store_audit(jc_store *st, const char *kind, const json_t *fields, int64_t now, jc_err *err) {
+int jc_sqlite_audit(jc_store *st, const char *kind, const json_t *fields, int64_t now,
+                    jc_err *err) {
     static const char sql[] = "INSERT INTO audit_events (kind, at, fields) VALUES (?, ?, ?)";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -356,7 +351,7 @@ int jc_store_audit(jc_store *st, const char *kind, const json_t *fields, int64_t
     return rc;
 }
 
-json_t *jc_store_audit_list(jc_store *st, const char *kind, size_t limit, jc_err *err) {
+json_t *jc_sqlite_audit_list(jc_store *st, const char *kind, size_t limit, jc_err *err) {
     static const char sql[] = "SELECT kind, at, fields FROM audit_events WHERE ?1 IS NULL OR"
                               " kind = ?1 ORDER BY seq DESC LIMIT ?2";
     conn *c = jc_sq_conn(st, err);
@@ -379,7 +374,7 @@ json_t *jc_store_audit_list(jc_store *st, const char *kind, size_t limit, jc_err
     return arr;
 }
 
-int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
+int jc_sqlite_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
     static const char sql[] = "DELETE FROM idempotency WHERE created_at < ?";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -390,8 +385,8 @@ int jc_store_idempotency_expire(jc_store *st, int64_t before, jc_err *err) {
 
 /* ---- the runtime API's hot path ------------------------------------------------------- */
 
-int jc_store_runtime_get(jc_store *st, const char *exe_id, const char *key, jc_execution *exe,
-                         jc_variable *var, bool *var_found, jc_err *err) {
+int jc_sqlite_runtime_get(jc_store *st, const char *exe_id, const char *key, jc_execution *exe,
+                          jc_variable *var, bool *var_found, jc_err *err) {
     /* EXE_COLS with result and output left out (NULL): a job's requests need the claim,
      * not its output; and the variable in the same statement, so one read transaction
      * serves the whole request */

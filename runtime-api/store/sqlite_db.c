@@ -36,14 +36,14 @@ static void conn_free(conn *c) {
 }
 
 static void conn_unlink(jc_store *st, conn *c) {
-    pthread_mutex_lock(&st->lock);
-    for (conn **p = &st->conns; *p; p = &(*p)->next) {
+    pthread_mutex_lock(&st->sq->lock);
+    for (conn **p = &st->sq->conns; *p; p = &(*p)->next) {
         if (*p == c) {
             *p = c->next;
             break;
         }
     }
-    pthread_mutex_unlock(&st->lock);
+    pthread_mutex_unlock(&st->sq->lock);
 }
 
 /* A worker thread ends: its connection goes with it. */
@@ -75,15 +75,16 @@ static conn *conn_open(jc_store *st, jc_err *err) {
     if (!c)
         return jc_err_sys(err, ENOMEM, "store: connection"), NULL;
     c->st = st;
-    int rc = sqlite3_open_v2(
-        st->path, &c->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc =
+        sqlite3_open_v2(st->sq->path, &c->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        jc_err_set(err, JC_E_UNAVAILABLE, "store: cannot open %s: %s", st->path,
+        jc_err_set(err, JC_E_UNAVAILABLE, "store: cannot open %s: %s", st->sq->path,
                    c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
         conn_free(c);
         return NULL;
     }
-    sqlite3_busy_timeout(c->db, st->busy_timeout_ms);
+    sqlite3_busy_timeout(c->db, st->sq->busy_timeout_ms);
     sqlite3_extended_result_codes(c->db, 1);
     /* auto_vacuum first: it only takes effect on a store that has no table yet (a new
      * one); an older store keeps its mode until `jobcell-api prune --full-vacuum`.
@@ -101,17 +102,17 @@ static conn *conn_open(jc_store *st, jc_err *err) {
 }
 
 conn *jc_sq_conn(jc_store *st, jc_err *err) {
-    conn *c = pthread_getspecific(st->key);
+    conn *c = pthread_getspecific(st->sq->key);
     if (c)
         return c;
     c = conn_open(st, err);
     if (!c)
         return NULL;
-    pthread_setspecific(st->key, c);
-    pthread_mutex_lock(&st->lock);
-    c->next = st->conns;
-    st->conns = c;
-    pthread_mutex_unlock(&st->lock);
+    pthread_setspecific(st->sq->key, c);
+    pthread_mutex_lock(&st->sq->lock);
+    c->next = st->sq->conns;
+    st->sq->conns = c;
+    pthread_mutex_unlock(&st->sq->lock);
     return c;
 }
 
@@ -334,7 +335,7 @@ static const char *const migrations[] = {
     JC_SQLITE_UPKEEP_SCHEMA,
 };
 
-int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err) {
+int jc_sqlite_migrate(jc_store *st, int *from, int *to, jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     if (!c)
         return -1;
@@ -383,48 +384,60 @@ fail:
 
 /* ---- open / close ------------------------------------------------------------------- */
 
-jc_store *jc_store_open(const jc_store_options *opt, jc_err *err) {
+int jc_sqlite_open(jc_store *st, const jc_store_options *opt, jc_err *err) {
     if (!opt || !opt->path || !*opt->path)
-        return jc_err_set(err, JC_E_CONFIG, "store: no database path"), NULL;
-    jc_store *st = calloc(1, sizeof(*st));
-    if (!st)
-        return jc_err_sys(err, ENOMEM, "store"), NULL;
-    st->path = strdup(opt->path);
-    st->busy_timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
-    st->kill_grace_s = opt->kill_grace_s >= 0 ? opt->kill_grace_s : 5;
-    pthread_mutex_init(&st->lock, NULL);
-    if (!st->path || pthread_key_create(&st->key, conn_thread_exit) != 0) {
-        free(st->path);
-        free(st);
-        return jc_err_sys(err, ENOMEM, "store"), NULL;
+        return jc_err_set(err, JC_E_CONFIG, "store: no database path");
+    struct jc_sq_store *sq = calloc(1, sizeof(*sq));
+    if (!sq)
+        return jc_err_sys(err, ENOMEM, "store");
+    sq->path = strdup(opt->path);
+    sq->busy_timeout_ms = opt->busy_timeout_ms > 0 ? opt->busy_timeout_ms : 5000;
+    pthread_mutex_init(&sq->lock, NULL);
+    if (!sq->path || pthread_key_create(&sq->key, conn_thread_exit) != 0) {
+        pthread_mutex_destroy(&sq->lock);
+        free(sq->path);
+        free(sq);
+        return jc_err_sys(err, ENOMEM, "store");
     }
-    if (jc_store_migrate(st, NULL, NULL, err) < 0) {
-        jc_store_close(st);
-        return NULL;
-    }
-    return st;
+    st->sq = sq;
+    return 0;
 }
 
-void jc_store_close(jc_store *st) {
-    if (!st)
+void jc_sqlite_close(jc_store *st) {
+    struct jc_sq_store *sq = st->sq;
+    if (!sq)
         return;
-    pthread_setspecific(st->key, NULL);
-    pthread_key_delete(st->key);
-    pthread_mutex_lock(&st->lock);
-    conn *c = st->conns;
-    st->conns = NULL;
-    pthread_mutex_unlock(&st->lock);
+    pthread_setspecific(sq->key, NULL);
+    pthread_key_delete(sq->key);
+    pthread_mutex_lock(&sq->lock);
+    conn *c = sq->conns;
+    sq->conns = NULL;
+    pthread_mutex_unlock(&sq->lock);
     while (c) {
         conn *next = c->next;
         conn_free(c);
         c = next;
     }
-    pthread_mutex_destroy(&st->lock);
-    free(st->path);
-    free(st);
+    pthread_mutex_destroy(&sq->lock);
+    free(sq->path);
+    free(sq);
+    st->sq = NULL;
 }
 
-int jc_store_ping(jc_store *st, jc_err *err) {
+static int sqlite_listen(jc_store *st, bool on, jc_err *err) {
+    (void)st;
+    (void)on;
+    (void)err;
+    return 0; /* one process: the in-process wake-up is all there is */
+}
+
+const jc_store_ops jc_sqlite_ops = {
+    .name = "sqlite",
+    JC_STORE_ALL_OPS(JC_STORE_OP_INIT_SQLITE).close = jc_sqlite_close,
+    .listen = sqlite_listen,
+};
+
+int jc_sqlite_ping(jc_store *st, jc_err *err) {
     static const char sql[] = "SELECT 1";
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, sql, err) : NULL;
@@ -433,24 +446,6 @@ int jc_store_ping(jc_store *st, jc_err *err) {
     int r = jc_sq_step(c, s, err);
     sqlite3_reset(s);
     return r < 0 ? -1 : 0;
-}
-
-/* ---- statuses ------------------------------------------------------------------------- */
-
-static const char *const status_names[JC_EXE_STATUS_COUNT] = {
-    "queued", "claimed", "running", "succeeded", "failed", "canceled", "lost"};
-
-const char *jc_exe_status_name(jc_exe_status s) {
-    return (unsigned)s < JC_EXE_STATUS_COUNT ? status_names[s] : "unknown";
-}
-int jc_exe_status_parse(const char *name) {
-    for (int i = 0; i < JC_EXE_STATUS_COUNT; i++)
-        if (name && strcmp(name, status_names[i]) == 0)
-            return i;
-    return -1;
-}
-bool jc_exe_status_final(jc_exe_status s) {
-    return s >= JC_EXE_SUCCEEDED;
 }
 
 /* ---- row mapping ---------------------------------------------------------------------- */
@@ -484,20 +479,6 @@ void jc_sq_exe_row(jc_store *st, sqlite3_stmt *s, jc_execution *e) {
         e->deadline_at = base + (e->timeout_s + st->kill_grace_s + 60) * 1000;
 }
 
-void jc_execution_clear(jc_execution *e) {
-    if (!e)
-        return;
-    json_decref(e->result);
-    json_decref(e->output);
-    e->result = e->output = NULL;
-}
-
-void jc_executions_free(jc_execution *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
-        jc_execution_clear(&v[i]);
-    free(v);
-}
-
 void jc_sq_job_row(sqlite3_stmt *s, jc_job *j) {
     memset(j, 0, sizeof(*j));
     jc_sq_copy(s, 0, j->id, sizeof(j->id));
@@ -507,27 +488,6 @@ void jc_sq_job_row(sqlite3_stmt *s, jc_job *j) {
     j->created_at = sqlite3_column_int64(s, 4);
     j->status = (jc_exe_status)sqlite3_column_int(s, 5);
     jc_sq_copy(s, 6, j->latest_execution_id, sizeof(j->latest_execution_id));
-}
-
-void jc_job_clear(jc_job *j) {
-    if (!j)
-        return;
-    json_decref(j->spec);
-    j->spec = NULL;
-}
-
-void jc_jobs_free(jc_job *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
-        jc_job_clear(&v[i]);
-    free(v);
-}
-
-void jc_claims_free(jc_claim *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++) {
-        jc_execution_clear(&v[i].exe);
-        jc_job_clear(&v[i].job);
-    }
-    free(v);
 }
 
 /* ---- executions ----------------------------------------------------------------------- */

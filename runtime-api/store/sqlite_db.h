@@ -13,6 +13,7 @@
 
 #include "jobcell/error.h"
 #include "store.h"
+#include "store_backend.h"
 
 #define STMT_CACHE 64
 
@@ -27,10 +28,9 @@ typedef struct conn {
     jc_store *st;
 } conn;
 
-struct jc_store {
+struct jc_sq_store {
     char *path;
     int busy_timeout_ms;
-    int64_t kill_grace_s;
     pthread_key_t key;
     pthread_mutex_t lock; /* protects conns */
     conn *conns;

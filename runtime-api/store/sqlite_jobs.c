@@ -17,13 +17,13 @@
 #include "sqlite_ext.h"
 #include "store.h"
 
-int jc_store_execution_get(jc_store *st, const char *exe_id, jc_execution *out, jc_err *err) {
+int jc_sqlite_execution_get(jc_store *st, const char *exe_id, jc_execution *out, jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     return c ? jc_sq_exe_load(st, c, exe_id, out, err) : -1;
 }
 
-int jc_store_execution_list(jc_store *st, const char *job_id, jc_execution **out, size_t *n,
-                            jc_err *err) {
+int jc_sqlite_execution_list(jc_store *st, const char *job_id, jc_execution **out, size_t *n,
+                             jc_err *err) {
     static const char sql[] = "SELECT " EXE_COLS " FROM executions e JOIN jobs j ON j.id ="
                               " e.job_id WHERE e.job_id = ? ORDER BY e.attempt, e.seq";
     *out = NULL;
@@ -70,22 +70,22 @@ static int exe_set_live(jc_store *st, const char *sql, const char *exe_id, const
     return 0;
 }
 
-int jc_store_execution_set_output(jc_store *st, const char *exe_id, const json_t *output,
-                                  jc_err *err) {
+int jc_sqlite_execution_set_output(jc_store *st, const char *exe_id, const json_t *output,
+                                   jc_err *err) {
     static const char sql[] = "UPDATE executions SET output = ? WHERE id = ? AND status IN (1, 2)";
     if (!output)
         return jc_err_set(err, JC_E_INVALID, "no output");
     return exe_set_live(st, sql, exe_id, output, 0, err);
 }
 
-int jc_store_execution_set_condition(jc_store *st, const char *exe_id, bool condition,
-                                     jc_err *err) {
+int jc_sqlite_execution_set_condition(jc_store *st, const char *exe_id, bool condition,
+                                      jc_err *err) {
     static const char sql[] =
         "UPDATE executions SET condition = ? WHERE id = ? AND status IN (1, 2)";
     return exe_set_live(st, sql, exe_id, NULL, condition ? 1 : 0, err);
 }
 
-int jc_store_execution_counts(jc_store *st, int64_t *counts, jc_err *err) {
+int jc_sqlite_execution_counts(jc_store *st, int64_t *counts, jc_err *err) {
     static const char sql[] = "SELECT status, count(*) FROM executions GROUP BY status";
     memset(counts, 0, sizeof(int64_t) * JC_EXE_STATUS_COUNT);
     conn *c = jc_sq_conn(st, err);
@@ -145,7 +145,7 @@ int jc_sqlite_job_insert_conn(conn *c, const jc_job_new *in, jc_err *err) {
     return 0;
 }
 
-int jc_store_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_err *err) {
+int jc_sqlite_job_create(jc_store *st, const jc_job_new *in, char **replay, jc_err *err) {
     static const char sql_idem_get[] =
         "SELECT request_hash, response FROM idempotency WHERE owner = ? AND key = ?";
     static const char sql_idem_put[] = "INSERT INTO idempotency (owner, key, request_hash,"
@@ -197,8 +197,8 @@ fail:
     return -1;
 }
 
-int jc_store_job_get(jc_store *st, const char *job_id, const char *owner, jc_job *out,
-                     jc_err *err) {
+int jc_sqlite_job_get(jc_store *st, const char *job_id, const char *owner, jc_job *out,
+                      jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     sqlite3_stmt *s = c ? jc_sq_prep(c, jc_sq_sql_job_get, err) : NULL;
     if (!s || jc_sq_bind(c, s, err, "s", job_id) < 0)
@@ -217,8 +217,8 @@ int jc_store_job_get(jc_store *st, const char *job_id, const char *owner, jc_job
     return 0;
 }
 
-int jc_store_job_list(jc_store *st, const jc_job_page *q, jc_job **out, size_t *n,
-                      char **next_cursor, jc_err *err) {
+int jc_sqlite_job_list(jc_store *st, const jc_job_page *q, jc_job **out, size_t *n,
+                       char **next_cursor, jc_err *err) {
     static const char sql[] =
         "SELECT " JOB_COLS " FROM jobs j JOIN executions e ON e.id = j.latest_exe"
         " WHERE (?1 IS NULL OR j.owner = ?1) AND (?2 < 0 OR e.status = ?2) AND j.seq < ?3"
@@ -273,8 +273,8 @@ int jc_store_job_list(jc_store *st, const jc_job_page *q, jc_job **out, size_t *
     return 0;
 }
 
-int jc_store_job_cancel(jc_store *st, const char *job_id, const char *owner, int64_t now,
-                        jc_cancel_outcome *outcome, jc_err *err) {
+int jc_sqlite_job_cancel(jc_store *st, const char *job_id, const char *owner, int64_t now,
+                         jc_cancel_outcome *outcome, jc_err *err) {
     static const char sql_q[] =
         "UPDATE executions SET status = 5, finished_at = ?, cancel_requested = 1"
         " WHERE id = ? AND status = 0";
@@ -316,15 +316,9 @@ fail:
 
 /* ---- claims and leases ----------------------------------------------------------------- */
 
-int jc_store_claim(jc_store *st, const char *orchestrator_id, size_t slots, int64_t now,
-                   int64_t lease_ms, jc_claim **out, size_t *n, int64_t *next_due, jc_err *err) {
-    return jc_store_claim_runtimes(st, orchestrator_id, NULL, slots, now, lease_ms, out, n,
-                                   next_due, err);
-}
-
-int jc_store_claim_runtimes(jc_store *st, const char *orchestrator_id, const char *const *runtimes,
-                            size_t slots, int64_t now, int64_t lease_ms, jc_claim **out, size_t *n,
-                            int64_t *next_due, jc_err *err) {
+int jc_sqlite_claim_runtimes(jc_store *st, const char *orchestrator_id, const char *const *runtimes,
+                             size_t slots, int64_t now, int64_t lease_ms, jc_claim **out, size_t *n,
+                             int64_t *next_due, jc_err *err) {
     /* The claim is one UPDATE … RETURNING per slot inside one BEGIN IMMEDIATE: the
      * subquery picks the first claimable row in claim order, and no other writer can run
      * between that pick and the update. */
@@ -423,8 +417,8 @@ fail:
     return -1;
 }
 
-int jc_store_start(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
-                   int64_t now, int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
+int jc_sqlite_start(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                    int64_t now, int64_t lease_ms, int64_t *lease_expires_at, jc_err *err) {
     static const char sql[] = "UPDATE executions SET status = 2, started_at ="
                               " coalesce(started_at, ?1), lease_expires_at = ?2 WHERE id = ?3";
     conn *c = jc_sq_conn(st, err);
@@ -445,9 +439,9 @@ fail:
     return -1;
 }
 
-int jc_store_heartbeat(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
-                       int64_t now, int64_t lease_ms, int64_t *lease_expires_at, bool *cancel,
-                       jc_err *err) {
+int jc_sqlite_heartbeat(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                        int64_t now, int64_t lease_ms, int64_t *lease_expires_at, bool *cancel,
+                        jc_err *err) {
     static const char sql[] = "UPDATE executions SET lease_expires_at = ? WHERE id = ?";
     conn *c = jc_sq_conn(st, err);
     if (!c || jc_sq_begin(c, err) < 0)
@@ -532,8 +526,8 @@ static jc_exe_status status_of_result(const json_t *result, bool cancel_requeste
     return JC_EXE_FAILED;
 }
 
-int jc_store_complete(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
-                      const json_t *result, int64_t now, jc_exe_status *status, jc_err *err) {
+int jc_sqlite_complete(jc_store *st, const char *exe_id, const char *orc, const char *lease_token,
+                       const json_t *result, int64_t now, jc_exe_status *status, jc_err *err) {
     static const char sql_done[] = "SELECT status, completed_token FROM executions WHERE id = ?";
     static const char sql[] = "UPDATE executions SET status = ?, finished_at = ?, result = ?,"
                               " completed_token = lease_token WHERE id = ?";
@@ -578,7 +572,7 @@ fail:
     return -1;
 }
 
-int jc_store_reap(jc_store *st, int64_t now, jc_reap_stats *stats, jc_err *err) {
+int jc_sqlite_reap(jc_store *st, int64_t now, jc_reap_stats *stats, jc_err *err) {
     static const char sql_expired[] =
         "SELECT id FROM executions WHERE status IN (1, 2) AND lease_expires_at < ? LIMIT 256";
     static const char sql_requeue[] =
@@ -650,7 +644,7 @@ fail:
     return -1;
 }
 
-int jc_store_extend_leases(jc_store *st, int64_t now, int64_t by_ms, size_t *n, jc_err *err) {
+int jc_sqlite_extend_leases(jc_store *st, int64_t now, int64_t by_ms, size_t *n, jc_err *err) {
     static const char sql[] = "UPDATE executions SET lease_expires_at = ?1 WHERE status IN"
                               " (1, 2) AND lease_expires_at < ?1";
     conn *c = jc_sq_conn(st, err);
@@ -662,8 +656,8 @@ int jc_store_extend_leases(jc_store *st, int64_t now, int64_t by_ms, size_t *n, 
     return 0;
 }
 
-int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const json_t *info,
-                               int64_t now, jc_err *err) {
+int jc_sqlite_orchestrator_seen(jc_store *st, const char *orchestrator_id, const json_t *info,
+                                int64_t now, jc_err *err) {
     static const char sql[] = "INSERT INTO orchestrators (id, info, last_seen) VALUES (?, ?, ?)"
                               " ON CONFLICT(id) DO UPDATE SET info = excluded.info,"
                               " last_seen = excluded.last_seen";
@@ -674,8 +668,8 @@ int jc_store_orchestrator_seen(jc_store *st, const char *orchestrator_id, const 
     return jc_sq_run(c, s, err);
 }
 
-int jc_store_runtime_offered(jc_store *st, const char *runtime, int64_t since, bool *offered,
-                             jc_err *err) {
+int jc_sqlite_runtime_offered(jc_store *st, const char *runtime, int64_t since, bool *offered,
+                              jc_err *err) {
     static const char sql[] =
         "SELECT 1 FROM orchestrators WHERE last_seen >= ?1 AND (json_type(info, '$.runtimes')"
         " IS NULL OR EXISTS (SELECT 1 FROM json_each(info, '$.runtimes') WHERE value = ?2))"

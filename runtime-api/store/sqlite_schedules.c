@@ -79,19 +79,6 @@ int jc_sqlite_job_insert(jc_store *st, const jc_job_new *in, jc_err *err) {
     return c ? jc_sqlite_job_insert_conn(c, in, err) : -1;
 }
 
-void jc_schedule_clear(jc_schedule *s) {
-    if (!s)
-        return;
-    json_decref(s->job);
-    s->job = NULL;
-}
-
-void jc_schedules_free(jc_schedule *v, size_t n) {
-    for (size_t i = 0; v && i < n; i++)
-        jc_schedule_clear(&v[i]);
-    free(v);
-}
-
 #define SCHED_COLS                                                                                 \
     "id, owner, name, cron, timezone, job, overlap, catchup, jitter_s, paused, start_at,"          \
     " end_at, created_at, updated_at, next_tick, next_run_at, pending_tick, last_tick, fired,"     \
@@ -181,13 +168,13 @@ static int create_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
     return step(db, ins, err, "insert schedule") < 0 ? -1 : 0;
 }
 
-int jc_store_schedule_create(jc_store *st, const jc_schedule *s, jc_err *err) {
+int jc_sqlite_schedule_create(jc_store *st, const jc_schedule *s, jc_err *err) {
     create_arg a = {s};
     return jc_sqlite_tx(st, create_tx, &a, err) < 0 ? -1 : 0;
 }
 
-int jc_store_schedule_get(jc_store *st, const char *id, const char *owner, jc_schedule *out,
-                          jc_err *err) {
+int jc_sqlite_schedule_get(jc_store *st, const char *id, const char *owner, jc_schedule *out,
+                           jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =
         prepare(db, "SELECT " SCHED_COLS " FROM schedules WHERE id = ?", err);
@@ -202,8 +189,8 @@ int jc_store_schedule_get(jc_store *st, const char *id, const char *owner, jc_sc
     return 0;
 }
 
-int jc_store_schedule_list(jc_store *st, const char *owner, size_t limit, const char *cursor,
-                           jc_schedule **out, size_t *n, char **next_cursor, jc_err *err) {
+int jc_sqlite_schedule_list(jc_store *st, const char *owner, size_t limit, const char *cursor,
+                            jc_schedule **out, size_t *n, char **next_cursor, jc_err *err) {
     *next_cursor = NULL;
     int64_t after = 0;
     if (cursor) {
@@ -233,7 +220,7 @@ int jc_store_schedule_list(jc_store *st, const char *owner, size_t limit, const 
     return 0;
 }
 
-int jc_store_schedule_update(jc_store *st, const jc_schedule *s, int64_t now, jc_err *err) {
+int jc_sqlite_schedule_update(jc_store *st, const jc_schedule *s, int64_t now, jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *u =
         prepare(db,
@@ -255,7 +242,7 @@ int jc_store_schedule_update(jc_store *st, const jc_schedule *s, int64_t now, jc
     return 0;
 }
 
-int jc_store_schedule_delete(jc_store *st, const char *id, const char *owner, jc_err *err) {
+int jc_sqlite_schedule_delete(jc_store *st, const char *id, const char *owner, jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *d =
         prepare(db, "DELETE FROM schedules WHERE id = ? AND (?2 IS NULL OR owner = ?2)", err);
@@ -269,8 +256,8 @@ int jc_store_schedule_delete(jc_store *st, const char *id, const char *owner, jc
 
 /* ---- the clock's queries ----------------------------------------------------------- */
 
-int jc_store_schedule_due(jc_store *st, int64_t now, size_t limit, jc_schedule **out, size_t *n,
-                          jc_err *err) {
+int jc_sqlite_schedule_due(jc_store *st, int64_t now, size_t limit, jc_schedule **out, size_t *n,
+                           jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =
         prepare(db,
@@ -282,8 +269,8 @@ int jc_store_schedule_due(jc_store *st, int64_t now, size_t limit, jc_schedule *
     return select_many(db, s, limit, out, n, NULL, err);
 }
 
-int jc_store_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, size_t *n,
-                              jc_err *err) {
+int jc_sqlite_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, size_t *n,
+                               jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s = prepare(db,
                                              "SELECT " SCHED_COLS " FROM schedules WHERE"
@@ -294,7 +281,7 @@ int jc_store_schedule_pending(jc_store *st, size_t limit, jc_schedule **out, siz
     return select_many(db, s, limit, out, n, NULL, err);
 }
 
-int jc_store_schedule_next_due(jc_store *st, int64_t *next_run_at, bool *pending, jc_err *err) {
+int jc_sqlite_schedule_next_due(jc_store *st, int64_t *next_run_at, bool *pending, jc_err *err) {
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =
         prepare(db,
@@ -421,8 +408,8 @@ static int fire_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
     return 0;
 }
 
-int jc_store_schedule_fire(jc_store *st, const jc_schedule_fire *f, jc_fire_outcome *outcome,
-                           int64_t *tick_out, jc_err *err) {
+int jc_sqlite_schedule_fire(jc_store *st, const jc_schedule_fire *f, jc_fire_outcome *outcome,
+                            int64_t *tick_out, jc_err *err) {
     fire_arg a = {.f = f};
     jc_err e;
     jc_err_clear(&e);
@@ -478,16 +465,16 @@ static int many_tx(jc_store *st, sqlite3 *db, void *arg, jc_err *err) {
     return 0;
 }
 
-int jc_store_schedule_fire_many(jc_store *st, const jc_schedule_fire *f, size_t n,
-                                jc_fire_outcome *outcomes, jc_err *err) {
+int jc_sqlite_schedule_fire_many(jc_store *st, const jc_schedule_fire *f, size_t n,
+                                 jc_fire_outcome *outcomes, jc_err *err) {
     many_arg m = {f, n, outcomes};
     return jc_sqlite_tx(st, many_tx, &m, err) < 0 ? -1 : 0;
 }
 
 /* ---- runs -------------------------------------------------------------------------- */
 
-int jc_store_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,
-                           jc_schedule_run **out, size_t *n, jc_err *err) {
+int jc_sqlite_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,
+                            jc_schedule_run **out, size_t *n, jc_err *err) {
     *out = NULL;
     *n = 0;
     sqlite3 *db = jc_sqlite_db(st, err);
@@ -520,8 +507,8 @@ int jc_store_schedule_runs(jc_store *st, const char *schedule_id, size_t limit,
     return 0;
 }
 
-int jc_store_schedule_of_job(jc_store *st, const char *job_id, char schedule_id[JC_ID_MAX],
-                             int64_t *tick, bool *found, jc_err *err) {
+int jc_sqlite_schedule_of_job(jc_store *st, const char *job_id, char schedule_id[JC_ID_MAX],
+                              int64_t *tick, bool *found, jc_err *err) {
     *found = false;
     sqlite3 *db = jc_sqlite_db(st, err);
     _cleanup_stmt_ sqlite3_stmt *s =

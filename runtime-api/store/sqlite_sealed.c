@@ -54,8 +54,8 @@ static int creds_page(jc_store *st, int64_t after, size_t limit, jc_sealed_row *
     return 0;
 }
 
-int jc_store_sealed_page(jc_store *st, const char *kind, const char *cursor, size_t limit,
-                         jc_sealed_row **out, size_t *n, char **next_cursor, jc_err *err) {
+int jc_sqlite_sealed_page(jc_store *st, const char *kind, const char *cursor, size_t limit,
+                          jc_sealed_row **out, size_t *n, char **next_cursor, jc_err *err) {
     static const char sql[] =
         "SELECT seq, id, owner, json_extract(spec, '$.secrets') FROM jobs"
         " WHERE seq > ?1 AND json_type(spec, '$.secrets') = 'text' ORDER BY seq LIMIT ?2";
@@ -119,8 +119,8 @@ int jc_store_sealed_page(jc_store *st, const char *kind, const char *cursor, siz
     return 0;
 }
 
-int jc_store_sealed_swap(jc_store *st, const char *kind, const char *id, const char *expected,
-                         const char *replacement, bool *swapped, jc_err *err) {
+int jc_sqlite_sealed_swap(jc_store *st, const char *kind, const char *id, const char *expected,
+                          const char *replacement, bool *swapped, jc_err *err) {
     static const char sql[] = "UPDATE jobs SET spec = json_set(spec, '$.secrets', ?3)"
                               " WHERE id = ?1 AND json_extract(spec, '$.secrets') = ?2";
     *swapped = false;

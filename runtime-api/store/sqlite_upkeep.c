@@ -76,8 +76,8 @@ static int run_changes(conn *c, sqlite3_stmt *s, int64_t *changes, jc_err *err) 
     " AND e.finished_at >= ?1 - ?2"                                                                \
     " AND e.finished_at < ?1 - min(?2, json_extract(j.spec, '$.retention_days') * 86400000)"
 
-int jc_store_prune_count(jc_store *st, const jc_retention *r, int64_t now, jc_prune_counts *out,
-                         jc_err *err) {
+int jc_sqlite_prune_count(jc_store *st, const jc_retention *r, int64_t now, jc_prune_counts *out,
+                          jc_err *err) {
     memset(out, 0, sizeof(*out));
     conn *c = jc_sq_conn(st, err);
     if (!c)
@@ -177,8 +177,8 @@ static int prune_jobs(conn *c, const jc_retention *r, int64_t now, size_t limit,
     return rc;
 }
 
-int jc_store_prune_batch(jc_store *st, jc_upkeep_kind kind, const jc_retention *r, int64_t now,
-                         size_t limit, jc_prune_counts *out, size_t *units, jc_err *err) {
+int jc_sqlite_prune_batch(jc_store *st, jc_upkeep_kind kind, const jc_retention *r, int64_t now,
+                          size_t limit, jc_prune_counts *out, size_t *units, jc_err *err) {
     *units = 0;
     if (limit == 0)
         return 0;
@@ -240,8 +240,8 @@ static int pragma_int(conn *c, const char *sql, int64_t *out, jc_err *err) {
     return s ? scalar(c, s, out, err) : -1;
 }
 
-int jc_store_reclaim(jc_store *st, int64_t max_pages, bool *supported, int64_t *freed_pages,
-                     int64_t *free_pages, jc_err *err) {
+int jc_sqlite_reclaim(jc_store *st, int64_t max_pages, bool *supported, int64_t *freed_pages,
+                      int64_t *free_pages, jc_err *err) {
     *supported = false;
     *freed_pages = *free_pages = 0;
     conn *c = jc_sq_conn(st, err);
@@ -270,7 +270,7 @@ int jc_store_reclaim(jc_store *st, int64_t max_pages, bool *supported, int64_t *
     return 0;
 }
 
-int jc_store_full_vacuum(jc_store *st, jc_err *err) {
+int jc_sqlite_full_vacuum(jc_store *st, jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     if (!c)
         return -1;
@@ -308,7 +308,7 @@ static int kind_of_table(const char *t) {
     return -1;
 }
 
-int jc_store_measure(jc_store *st, jc_store_sizes *out, jc_err *err) {
+int jc_sqlite_measure(jc_store *st, jc_store_sizes *out, jc_err *err) {
     memset(out, 0, sizeof(*out));
     conn *c = jc_sq_conn(st, err);
     if (!c)
@@ -371,8 +371,8 @@ out:
 
 /* ---- maintenance leases ------------------------------------------------------------------ */
 
-int jc_store_task_acquire(jc_store *st, const char *task, const char *holder, int64_t now,
-                          int64_t interval_ms, bool *acquired, jc_err *err) {
+int jc_sqlite_task_acquire(jc_store *st, const char *task, const char *holder, int64_t now,
+                           int64_t interval_ms, bool *acquired, jc_err *err) {
     *acquired = false;
     conn *c = jc_sq_conn(st, err);
     if (!c || jc_sq_begin(c, err) < 0)
@@ -398,8 +398,8 @@ int jc_store_task_acquire(jc_store *st, const char *task, const char *holder, in
     return 0;
 }
 
-int jc_store_task_record(jc_store *st, const char *task, bool ok, int64_t at, int64_t duration_ms,
-                         const char *error, jc_err *err) {
+int jc_sqlite_task_record(jc_store *st, const char *task, bool ok, int64_t at, int64_t duration_ms,
+                          const char *error, jc_err *err) {
     conn *c = jc_sq_conn(st, err);
     if (!c || jc_sq_begin(c, err) < 0)
         return -1;
@@ -423,7 +423,7 @@ int jc_store_task_record(jc_store *st, const char *task, bool ok, int64_t at, in
     return 0;
 }
 
-int jc_store_task_list(jc_store *st, jc_task_state **out, size_t *n, jc_err *err) {
+int jc_sqlite_task_list(jc_store *st, jc_task_state **out, size_t *n, jc_err *err) {
     *out = NULL;
     *n = 0;
     conn *c = jc_sq_conn(st, err);
@@ -465,8 +465,8 @@ int jc_store_task_list(jc_store *st, jc_task_state **out, size_t *n, jc_err *err
 
 /* ---- activity -------------------------------------------------------------------------- */
 
-int jc_store_activity_submit(jc_store *st, const char *token_id, const char *owner, int64_t now,
-                             jc_err *err) {
+int jc_sqlite_activity_submit(jc_store *st, const char *token_id, const char *owner, int64_t now,
+                              jc_err *err) {
     static const char sql[] =
         "INSERT INTO token_submits (token_id, owner, minute, n) VALUES (?, ?, ?, 1)"
         " ON CONFLICT (token_id, minute) DO UPDATE SET n = n + 1";
@@ -477,8 +477,8 @@ int jc_store_activity_submit(jc_store *st, const char *token_id, const char *own
     return jc_sq_run(c, s, err);
 }
 
-int jc_store_activity_orchestrator(jc_store *st, const char *orchestrator_id, const char *address,
-                                   int64_t now, jc_err *err) {
+int jc_sqlite_activity_orchestrator(jc_store *st, const char *orchestrator_id, const char *address,
+                                    int64_t now, jc_err *err) {
     static const char sql[] =
         "INSERT INTO orchestrator_addresses (orchestrator_id, address, first_seen, last_seen)"
         " VALUES (?1, ?2, ?3, ?3) ON CONFLICT (orchestrator_id, address) DO UPDATE SET"
@@ -545,7 +545,8 @@ static const char *const scan_sql[JC_SCAN_RULE_COUNT] = {
         " AND json_extract(result, '$.network.denied') >= max(?3, 1)",
 };
 
-int jc_store_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_t *n, jc_err *err) {
+int jc_sqlite_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_t *n,
+                   jc_err *err) {
     *out = NULL;
     *n = 0;
     if ((unsigned)q->rule >= JC_SCAN_RULE_COUNT)
@@ -587,8 +588,8 @@ int jc_store_scan(jc_store *st, const jc_scan_query *q, jc_scan_hit **out, size_
 
 /* ---- signals -------------------------------------------------------------------------- */
 
-int jc_store_signal_record(jc_store *st, const jc_signal *sg, int64_t window_ms, bool *inserted,
-                           jc_err *err) {
+int jc_sqlite_signal_record(jc_store *st, const jc_signal *sg, int64_t window_ms, bool *inserted,
+                            jc_err *err) {
     *inserted = false;
     if (window_ms <= 0)
         return jc_err_set(err, JC_E_INVALID, "signal: the window must be positive");
@@ -623,8 +624,8 @@ fail:
     return -1;
 }
 
-int jc_store_signal_list(jc_store *st, int64_t since, int64_t after_seq, size_t limit,
-                         jc_signal **out, size_t *n, jc_err *err) {
+int jc_sqlite_signal_list(jc_store *st, int64_t since, int64_t after_seq, size_t limit,
+                          jc_signal **out, size_t *n, jc_err *err) {
     *out = NULL;
     *n = 0;
     conn *c = jc_sq_conn(st, err);

@@ -3,13 +3,15 @@
  * Jobs, their executions (the attempts), claims and leases, logs, variables, API tokens,
  * audit events and idempotency records. The handlers see only the operations below: no
  * SQL, no statements, no transactions. Each operation is atomic on its own (the SQLite
- * backend runs read-then-write operations in BEGIN IMMEDIATE; a PostgreSQL backend would
- * use SELECT … FOR UPDATE SKIP LOCKED for claims), so a handler never has to hold a lock
- * or a transaction across calls.
+ * backend runs read-then-write operations in BEGIN IMMEDIATE; the PostgreSQL backend uses
+ * row locks, SELECT … FOR UPDATE SKIP LOCKED for claims, and retries a transaction that
+ * lost a serialization race or a deadlock), so a handler never has to hold a lock or a
+ * transaction across calls. Two backends (store_backend.h): SQLite for one server,
+ * PostgreSQL for several servers sharing one database.
  *
- * Threads: a jc_store is shared by every worker thread. The backend keeps one database
- * connection per calling thread (created on first use), so any thread may call any
- * operation at any time.
+ * Threads: a jc_store is shared by every worker thread, and any thread may call any
+ * operation at any time (SQLite: one connection per calling thread; PostgreSQL: a bounded
+ * pool shared by the threads).
  *
  * Times are milliseconds since the epoch (int64_t); 0 means "not set".
  * Ownership: structures filled by the store own their json_t and heap members; release
@@ -37,19 +39,36 @@ typedef struct jc_store jc_store;
 /* ---- opening ------------------------------------------------------------------------ */
 
 typedef struct jc_store_options {
-    const char *path;     /* SQLite database file (created when absent) */
-    int busy_timeout_ms;  /* how long a writer waits for the lock (default 5000) */
+    /* Where the store lives: a SQLite database file (created when absent), or a
+     * PostgreSQL database as a postgres:// (postgresql://) URL or a key=value conninfo
+     * string ("host=/run/postgresql dbname=jobcell"). */
+    const char *path;
+    int busy_timeout_ms;  /* SQLite: how long a writer waits for the lock (default 5000) */
     int64_t kill_grace_s; /* added to timeout_s to compute an execution's deadline */
+    /* PostgreSQL only (0: the default). */
+    const char *password;     /* NULL: from the URL, PGPASSWORD or ~/.pgpass */
+    int pool_size;            /* connections per process (default 8) */
+    int statement_timeout_ms; /* a statement running longer is canceled (default 10000) */
 } jc_store_options;
 
 /* Open (and migrate) the store. Owned result: jc_store_close. */
 jc_store *jc_store_open(const jc_store_options *opt, jc_err *err);
-/* Close every per-thread connection and free the store. NULL is fine. */
+/* Close every connection and free the store. NULL is fine. */
 void jc_store_close(jc_store *st);
-/* Apply pending schema migrations; from and to (may be NULL) get the versions. Idempotent. */
+/* Apply pending schema migrations; from and to (may be NULL) get the versions. Idempotent,
+ * and safe when several servers start at once on one database. */
 int jc_store_migrate(jc_store *st, int *from, int *to, jc_err *err);
 /* A cheap round trip, for /health. */
 int jc_store_ping(jc_store *st, jc_err *err);
+/* "sqlite" or "postgresql". */
+const char *jc_store_backend(const jc_store *st);
+/* Call fn(arg) whenever another process sharing the database queued work (a job, a
+ * retry, a requeue), so long-polls waiting here wake up. It runs on a thread of the
+ * store's own; it must be quick and thread-safe. fn NULL stops the calls (and returns
+ * after the last one). A no-op on SQLite (one process). */
+int jc_store_on_work(jc_store *st, void (*fn)(void *arg), void *arg, jc_err *err);
+/* Whether `path` names a PostgreSQL database rather than a SQLite file. */
+bool jc_store_location_is_pg(const char *path);
 
 /* ---- executions ----------------------------------------------------------------------- */
 

@@ -19,6 +19,7 @@
 #include "jobcell/io.h"
 #include "jobcell/log.h"
 #include "runtime-api/schedules.h"
+#include "tests/pg/pgtest.h"
 
 /* 2026-11-19T00:00:00Z, a minute boundary. */
 #define T0 1795046400000LL
@@ -27,7 +28,8 @@
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[512]; /* a SQLite file, or a PostgreSQL conninfo (JC_TEST_PG: test_scheduler_pg) */
+    char pgdb[64];
     jc_store *st;
 } fixture;
 
@@ -37,6 +39,8 @@ static int setup(void **state) {
     if (!mkdtemp(f->dir))
         return -1;
     snprintf(f->path, sizeof(f->path), "%s/store.db", f->dir);
+    if (jc_pgtest_cluster() && jc_pgtest_create(f->pgdb, f->path, sizeof(f->path)) < 0)
+        return -1;
     jc_err err;
     jc_store_options o = {.path = f->path, .busy_timeout_ms = 10000, .kill_grace_s = 5};
     f->st = jc_store_open(&o, &err);
@@ -49,7 +53,9 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *f = *state;
     jc_store_close(f->st);
-    char p[200];
+    if (f->pgdb[0])
+        jc_pgtest_drop(f->pgdb);
+    char p[600];
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);

@@ -1,5 +1,8 @@
 /* Unit tests of the store: claim order and atomicity rules, fencing, idempotent complete,
- * log offsets and the cap, variables, tokens, idempotency, the reaper and retries. */
+ * log offsets and the cap, variables, tokens, idempotency, the reaper and retries.
+ *
+ * Run twice by ctest: on a temporary SQLite file (test_store), and on a fresh database
+ * of the throwaway PostgreSQL cluster (test_store_pg, JC_TEST_PG set). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,11 +15,18 @@
 #include <cmocka.h>
 
 #include "jobcell/random.h"
+#include "pg_db.h"
 #include "store.h"
+#include "store_audit.h"
+#include "store_creds.h"
+#include "store_sealed.h"
+#include "store_upkeep.h"
+#include "tests/pg/pgtest.h"
 
 typedef struct fixture {
     char dir[64];
-    char path[128];
+    char path[512];
+    char pgdb[64];
     jc_store *st;
     int64_t now;
 } fixture;
@@ -26,10 +36,13 @@ static int setup(void **state) {
     snprintf(f->dir, sizeof(f->dir), "/tmp/jc-store-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof(f->path), "%s/s.db", f->dir);
+    if (jc_pgtest_cluster())
+        assert_int_equal(jc_pgtest_create(f->pgdb, f->path, sizeof(f->path)), 0);
     jc_store_options o = {.path = f->path, .busy_timeout_ms = 2000, .kill_grace_s = 5};
     jc_err err;
     f->st = jc_store_open(&o, &err);
     assert_non_null(f->st);
+    assert_string_equal(jc_store_backend(f->st), jc_pgtest_cluster() ? "postgresql" : "sqlite");
     f->now = 1700000000000;
     *state = f;
     return 0;
@@ -38,7 +51,9 @@ static int setup(void **state) {
 static int teardown(void **state) {
     fixture *f = *state;
     jc_store_close(f->st);
-    char p[160];
+    if (f->pgdb[0])
+        jc_pgtest_drop(f->pgdb);
+    char p[600];
     const char *suffix[] = {"", "-wal", "-shm"};
     for (size_t i = 0; i < 3; i++) {
         snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
@@ -325,6 +340,225 @@ static void test_variables_tokens_idempotency(void **state) {
     json_decref(spec);
 }
 
+/* ---- PostgreSQL only: the transaction retry, reconnection, parameters ------------- */
+
+typedef struct flaky {
+    const char *sqlstate; /* raised by the first `fail_times` attempts */
+    int fail_times;
+    int attempts;
+} flaky;
+
+/* Inserts a variable, then (while attempts remain to fail) raises the given SQLSTATE:
+ * the insert must vanish with the rolled-back attempt, and the last one must commit. */
+static int flaky_tx(jc_store *st, pgc *c, void *arg, jc_err *err) {
+    (void)st;
+    flaky *f = arg;
+    f->attempts++;
+    static const char sql_put[] = "INSERT INTO variables (owner, key, value, updated_at)"
+                                  " VALUES ('flaky', 'k', '1', 1)";
+    if (jc_pg_x(c, sql_put, err, "") < 0)
+        return -1;
+    if (f->attempts > f->fail_times)
+        return 0;
+    char sql[160];
+    snprintf(sql, sizeof(sql), "DO $$ BEGIN RAISE EXCEPTION 'test' USING ERRCODE = '%s'; END $$",
+             f->sqlstate);
+    /* PQexec: the DO text differs per SQLSTATE, it is not one of the cached statements */
+    PGresult *r = PQexec(c->conn, sql);
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    c->retry = state && (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0);
+    PQclear(r);
+    return jc_err_set(err, JC_E_UNAVAILABLE, "raised %s", f->sqlstate);
+}
+
+static void test_pg_transactions_retried(void **state) {
+    fixture *f = *state;
+    if (!f->st->pg) {
+        skip();
+    }
+    jc_err err;
+    /* a serialization failure twice, then success: run three times, committed once */
+    flaky a = {"40001", 2, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &a, &err), 0);
+    assert_int_equal(a.attempts, 3);
+    jc_variable v;
+    assert_int_equal(jc_store_var_get(f->st, "flaky", "k", &v, &err), 0);
+    json_decref(v.value);
+    assert_int_equal(jc_store_var_delete(f->st, "flaky", "k", &err), 0);
+    /* a deadlock, the same */
+    flaky b = {"40P01", 1, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &b, &err), 0);
+    assert_int_equal(b.attempts, 2);
+    assert_int_equal(jc_store_var_delete(f->st, "flaky", "k", &err), 0);
+    /* a failure that never ends: bounded, reported, nothing committed */
+    flaky c = {"40001", 1000, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &c, &err), -1);
+    assert_int_equal(err.code, JC_E_UNAVAILABLE);
+    assert_int_equal(c.attempts, 10);
+    assert_int_equal(jc_store_var_get(f->st, "flaky", "k", &v, &err), -1);
+    assert_int_equal(err.code, JC_E_NOT_FOUND);
+    /* any other error is not retried */
+    flaky d = {"22012", 1000, 0};
+    assert_int_equal(jc_pg_tx(f->st, flaky_tx, &d, &err), -1);
+    assert_int_equal(d.attempts, 1);
+}
+
+static void test_pg_reconnect_and_parameters(void **state) {
+    fixture *f = *state;
+    if (!f->st->pg) {
+        skip();
+    }
+    jc_err err;
+    char j[JC_ID_MAX], e[JC_ID_MAX];
+    add_job(f, "u", 0, f->now, 0, NULL, 16, j, e);
+    /* the server drops every connection of the pool (a restart, a failover) */
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '%s'",
+             f->pgdb);
+    PGconn *admin = PQconnectdb(jc_pgtest_cluster());
+    PGresult *r = PQexec(admin, sql);
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    assert_true(PQntuples(r) >= 1);
+    PQclear(r);
+    PQfinish(admin);
+    /* the next operations get fresh connections */
+    for (int i = 0; i < 3; i++) {
+        jc_execution x;
+        assert_int_equal(jc_store_execution_get(f->st, e, &x, &err), 0);
+        assert_string_equal(x.id, e);
+        jc_execution_clear(&x);
+    }
+    assert_int_equal(jc_store_ping(f->st, &err), 0);
+    /* values are parameters, never SQL: a hostile key is stored and read back verbatim */
+    const char *key = "k'); DROP TABLE jobs; --";
+    json_t *val = json_string("x\\' OR '1'='1");
+    assert_int_equal(jc_store_var_put(f->st, "u", key, val, f->now, &err), 0);
+    jc_variable v;
+    assert_int_equal(jc_store_var_get(f->st, "u", key, &v, &err), 0);
+    assert_true(json_equal(v.value, val));
+    json_decref(v.value);
+    json_decref(val);
+    jc_job job;
+    assert_int_equal(jc_store_job_get(f->st, j, NULL, &job, &err), 0);
+    jc_job_clear(&job);
+}
+
+/* The operations other parts of the server added to the store, on both backends. */
+static void test_credentials_audit_tasks_sealed(void **state) {
+    fixture *f = *state;
+    jc_err err;
+    /* credentials: add, rotate, list, revoke, compare-and-set reseal */
+    jc_orc_cred a = {
+        .key_id = "ok_a", .orchestrator = "host-a", .created_at = 1, .sealed = "sealed-a"};
+    assert_int_equal(jc_store_cred_add(f->st, &a, &err), 0);
+    assert_int_equal(jc_store_cred_add(f->st, &a, &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    jc_orc_cred b = {
+        .key_id = "ok_b", .orchestrator = "host-a", .created_at = 2, .sealed = "sealed-b"};
+    size_t rotated = 0;
+    assert_int_equal(jc_store_cred_rotate(f->st, &b, 10, 5000, &rotated, &err), 0);
+    assert_int_equal(rotated, 1);
+    jc_orc_cred got;
+    assert_int_equal(jc_store_cred_lookup(f->st, "ok_a", &got, &err), 0);
+    assert_string_equal(got.sealed, "sealed-a");
+    assert_int_equal(got.expires_at, 5000);
+    jc_orc_cred_clear(&got);
+    jc_orc_cred *list;
+    size_t n;
+    assert_int_equal(jc_store_cred_list(f->st, "host-a", &list, &n, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(list[0].key_id, "ok_b"); /* newest first */
+    jc_orc_creds_free(list, n);
+    assert_int_equal(jc_store_cred_revoke(f->st, "ok_a", 20, &err), 0);
+    assert_int_equal(jc_store_cred_revoke(f->st, "ok_a", 21, &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    assert_int_equal(jc_store_cred_reseal(f->st, "ok_b", "not-it", "new", &err), -1);
+    assert_int_equal(err.code, JC_E_CONFLICT);
+    assert_int_equal(jc_store_cred_reseal(f->st, "ok_b", "sealed-b", "new-b", &err), 0);
+
+    /* the audit trail: append, page newest first, prune */
+    jc_audit_event ev[3];
+    memset(ev, 0, sizeof(ev));
+    for (int i = 0; i < 3; i++) {
+        ev[i].at = 100 + i;
+        snprintf(ev[i].kind, sizeof(ev[i].kind), "auth");
+        snprintf(ev[i].actor, sizeof(ev[i].actor), "user-%d", i);
+        snprintf(ev[i].outcome, sizeof(ev[i].outcome), "success");
+    }
+    assert_int_equal(jc_store_audit_append(f->st, ev, 3, &err), 0);
+    jc_audit_query q = {.limit = 2};
+    jc_audit_event *page;
+    char *next = NULL;
+    assert_int_equal(jc_store_audit_query(f->st, &q, &page, &n, &next, &err), 0);
+    assert_int_equal(n, 2);
+    assert_string_equal(page[0].actor, "user-2");
+    assert_non_null(next);
+    free(page);
+    q.cursor = next;
+    char *next2 = NULL;
+    assert_int_equal(jc_store_audit_query(f->st, &q, &page, &n, &next2, &err), 0);
+    assert_int_equal(n, 1);
+    assert_string_equal(page[0].actor, "user-0");
+    assert_null(next2);
+    free(page);
+    free(next);
+    size_t deleted = 0;
+    assert_int_equal(jc_store_audit_prune(f->st, 102, 10, &deleted, &err), 0);
+    assert_int_equal(deleted, 2);
+
+    /* maintenance leases: one holder per tick */
+    bool got_it = false;
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-1", 1000, 500, &got_it, &err), 0);
+    assert_true(got_it);
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-2", 1000, 500, &got_it, &err), 0);
+    assert_false(got_it);
+    assert_int_equal(jc_store_task_acquire(f->st, "reaper", "srv-2", 1500, 500, &got_it, &err), 0);
+    assert_true(got_it);
+    jc_signal sg = {.at = 10000, .count = 3};
+    snprintf(sg.signal, sizeof(sg.signal), "auth_burst");
+    snprintf(sg.subject, sizeof(sg.subject), "10.0.0.1");
+    bool inserted = false;
+    assert_int_equal(jc_store_signal_record(f->st, &sg, 60000, &inserted, &err), 0);
+    assert_true(inserted);
+    assert_int_equal(jc_store_signal_record(f->st, &sg, 60000, &inserted, &err), 0);
+    assert_false(inserted);
+
+    /* sealed job secrets: paged, swapped only from the value read */
+    json_t *spec = json_pack("{s:s, s:s}", "runtime", "sh", "secrets", "v1.m1.old");
+    jc_job_new in = {.job_id = "job_s",
+                     .execution_id = "exe_s",
+                     .owner = "u",
+                     .name = "s",
+                     .spec = spec,
+                     .created_at = 1,
+                     .timeout_s = 1};
+    char *replay = NULL;
+    assert_int_equal(jc_store_job_create(f->st, &in, &replay, &err), 0);
+    json_decref(spec);
+    jc_sealed_row *rows;
+    assert_int_equal(jc_store_sealed_page(f->st, "job_secrets", NULL, 10, &rows, &n, &next, &err),
+                     0);
+    assert_int_equal(n, 1);
+    assert_string_equal(rows[0].id, "job_s");
+    assert_string_equal(rows[0].sealed, "v1.m1.old");
+    jc_sealed_rows_free(rows, n);
+    free(next);
+    bool swapped = true;
+    assert_int_equal(
+        jc_store_sealed_swap(f->st, "job_secrets", "job_s", "other", "v1.m2.new", &swapped, &err),
+        0);
+    assert_false(swapped);
+    assert_int_equal(jc_store_sealed_swap(f->st, "job_secrets", "job_s", "v1.m1.old", "v1.m2.new",
+                                          &swapped, &err),
+                     0);
+    assert_true(swapped);
+    jc_job job;
+    assert_int_equal(jc_store_job_get(f->st, "job_s", NULL, &job, &err), 0);
+    assert_string_equal(json_string_value(json_object_get(job.spec, "secrets")), "v1.m2.new");
+    jc_job_clear(&job);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_claim_order, setup, teardown),
@@ -332,6 +566,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_logs, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reaper_and_retry, setup, teardown),
         cmocka_unit_test_setup_teardown(test_variables_tokens_idempotency, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_credentials_audit_tasks_sealed, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_transactions_retried, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_pg_reconnect_and_parameters, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

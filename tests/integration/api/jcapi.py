@@ -1,5 +1,9 @@
 """Test harness for jobcell-api: a real server on free loopback ports with a temporary
-store, driven over HTTP. The server is always stopped (SIGTERM, then SIGKILL) on exit."""
+store, driven over HTTP. The server is always stopped (SIGTERM, then SIGKILL) on exit.
+
+With JC_TEST_PG set (the conninfo of the throwaway PostgreSQL cluster, tests/pg), every
+store is a fresh PostgreSQL database of that cluster instead of a SQLite file, dropped at
+exit; Server.db() reads it either way."""
 import atexit
 import base64
 import http.client
@@ -15,6 +19,85 @@ import time
 
 BIN = os.environ.get("JC_API_BIN")
 INTERNAL_KEY = "k" * 40
+PG = os.environ.get("JC_TEST_PG") or None
+
+
+def psql(sql, dbname="postgres"):
+    """Run SQL on the test cluster with psql; rows as lists of strings (None for NULL)."""
+    out = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-F", "\x1f",
+                          "-P", "null=\x1e", "-d", PG + " dbname=" + dbname, "-c", sql],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
+    rows = []
+    for line in out.stdout.split("\n"):
+        if line == "":
+            continue
+        rows.append([None if v == "\x1e" else v for v in line.split("\x1f")])
+    return rows
+
+
+def _pg_value(v):
+    if v is None:
+        return None
+    try:
+        return int(v)
+    except ValueError:
+        return v
+
+
+def _pg_literal(v):
+    if v is None:
+        return "NULL"
+    if isinstance(v, int):
+        return str(v)
+    return "'" + str(v).replace("'", "''") + "'"
+
+
+class PgCursor:
+    def __init__(self, rows):
+        self.rows = rows
+
+    def fetchone(self):
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self):
+        return self.rows
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+class PgDb:
+    """Just enough of sqlite3's connection for the tests' reads (? parameters, rows of
+    ints and strings)."""
+
+    def __init__(self, dbname):
+        self.dbname = dbname
+
+    def execute(self, sql, params=()):
+        parts = sql.split("?")
+        if len(parts) - 1 != len(params):
+            raise ValueError("parameter count")
+        text = parts[0] + "".join(_pg_literal(p) + rest for p, rest in zip(params, parts[1:]))
+        text = text.replace(" user ", ' "user" ')
+        return PgCursor([tuple(_pg_value(v) for v in r) for r in psql(text, self.dbname)])
+
+    def close(self):
+        pass
+
+
+_pg_dbs = {}  # store_path -> database name: servers given one store_path share a database
+
+
+def _pg_database(store_path):
+    if store_path not in _pg_dbs:
+        name = "jct_%d_%d" % (os.getpid(), len(_pg_dbs))
+        psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+        psql("CREATE DATABASE %s" % name)
+        _pg_dbs[store_path] = name
+        atexit.register(lambda: psql("DROP DATABASE IF EXISTS %s WITH (FORCE)" % name))
+    return _pg_dbs[store_path]
 
 
 def free_port():
@@ -82,6 +165,9 @@ class Server:
         }
         if extra:
             self.config.update(extra)
+        if PG:
+            self.pgdb = _pg_database(self.config["store_path"])
+            self.config.setdefault("store", {})["url"] = PG + " dbname=" + self.pgdb
         self.cfgpath = os.path.join(self.dir, "config.json")
         with open(self.cfgpath, "w") as f:
             json.dump(self.config, f)
@@ -135,6 +221,34 @@ class Server:
         self.stop()
         if self.own_dir and os.environ.get("JC_KEEP") is None:
             shutil.rmtree(self.dir, ignore_errors=True)
+
+    def db(self):
+        """The store, for reads a test checks: sqlite3 or the PostgreSQL equivalent."""
+        if PG:
+            return PgDb(self.pgdb)
+        import sqlite3
+        return sqlite3.connect(self.config["store_path"])
+
+    def rows(self, sql):
+        """Rows of a query as dicts (column name -> value), on either backend."""
+        if PG:
+            out = subprocess.run(["psql", "-X", "-q", "-A", "-v", "ON_ERROR_STOP=1", "-F", "\x1f",
+                                  "-P", "null=\x1e", "-P", "footer=off", "-d",
+                                  PG + " dbname=" + self.pgdb, "-c", sql],
+                                 capture_output=True, text=True, timeout=60)
+            if out.returncode != 0:
+                raise RuntimeError("psql: %s: %s" % (sql, out.stderr))
+            lines = [l for l in out.stdout.split("\n") if l]
+            names = lines[0].split("\x1f") if lines else []
+            return [dict(zip(names, (_pg_value(None if v == "\x1e" else v)
+                                     for v in l.split("\x1f")))) for l in lines[1:]]
+        import sqlite3
+        db = sqlite3.connect(self.config["store_path"])
+        db.row_factory = sqlite3.Row
+        try:
+            return [dict(r) for r in db.execute(sql)]
+        finally:
+            db.close()
 
     def token(self, user, role="user"):
         out = subprocess.run([BIN, "token", "create", "--config", self.cfgpath, "--user", user,

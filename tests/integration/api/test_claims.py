@@ -1,6 +1,5 @@
 """8 concurrent claimers over 2,000 executions: each execution is claimed exactly once."""
 import random
-import sqlite3
 import threading
 
 from jcapi import Server, check, finish
@@ -72,7 +71,7 @@ check(len(set(all_ids)) == len(all_ids), "no execution handed out twice")
 check(set(all_ids) == submitted, "every submitted execution was claimed")
 check(sum(1 for i in claims if claims[i]) >= 2, "claims were spread over several claimers")
 
-db = sqlite3.connect(s.config["store_path"])
+db = s.db()
 rows = dict((r[0], (r[1], r[2], r[3])) for r in
             db.execute("SELECT id, status, orchestrator_id, lease_token FROM executions"))
 db.close()

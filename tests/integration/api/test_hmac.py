@@ -9,7 +9,6 @@ import hashlib
 import hmac
 import json
 import os
-import sqlite3
 import subprocess
 import time
 
@@ -78,7 +77,7 @@ def last_failure(s, fresh=True):
     background writer: with fresh, wait (bounded) for an event newer than the last one seen."""
     deadline = time.time() + 5
     while True:
-        db = sqlite3.connect(s.config["store_path"], timeout=10)
+        db = s.db()
         try:
             row = db.execute("SELECT seq, reason, scheme, route_group, actor, actor_type,"
                              " key_version FROM audit_log WHERE outcome = 'failure'"

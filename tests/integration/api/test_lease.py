@@ -1,7 +1,6 @@
 """Leases: expiry -> lost -> retry (attempt 2, backoff with jitter) -> final; claimed but
 never started -> queued again with the same attempt; heartbeats keep a lease; fencing; the
 lease extension after a restart; retry on failure."""
-import sqlite3
 import time
 
 from jcapi import Server, check, expect, finish
@@ -90,7 +89,7 @@ c = s.claim().json["claims"][0]
 s.internal("POST", exe_path(c, "start"), {"lease_token": c["lease_token"]})
 wait_status(c["execution_id"], ("lost",))
 job = s.get("/v1/jobs/" + j["id"], token=alice).json
-db = sqlite3.connect(s.config["store_path"])
+db = s.db()
 sched, fin = db.execute("SELECT e2.scheduled_for, e1.finished_at FROM executions e1, executions"
                         " e2 WHERE e1.id = ? AND e2.id = ?",
                         (c["execution_id"], job["executions"][1]["id"])).fetchone()

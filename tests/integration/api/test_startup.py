@@ -3,7 +3,6 @@ migrate, token create, unknown settings, signals; and the audit trail."""
 import re
 import os
 import signal
-import sqlite3
 import subprocess
 
 from jcapi import BIN, Server, check, expect, finish
@@ -65,7 +64,7 @@ r = run("token", "create", "--config", s6.cfgpath, "--user", "ann", "--role", "a
 tok = r.stdout.strip()
 check(r.returncode == 0 and tok.startswith("jct_") and len(tok) == 47,
       "token create prints a jct_ token")
-db = sqlite3.connect(s6.config["store_path"])
+db = s6.db()
 hashes = [x[0] for x in db.execute("SELECT sha256 FROM api_tokens")]
 db.close()
 import hashlib
@@ -81,10 +80,7 @@ s6.request("POST", "/v1/jobs/%s/cancel" % j["id"], token=tok)
 s6.request("POST", "/v1/tokens", body={"name": "x"}, token=tok)
 rc = s6.stop(signal.SIGINT)
 check(rc == 0, "SIGINT stops the server with exit 0")
-db = sqlite3.connect(s6.config["store_path"])
-db.row_factory = sqlite3.Row
-rows = [dict(r) for r in db.execute("SELECT * FROM audit_log ORDER BY seq")]
-db.close()
+rows = s6.rows("SELECT * FROM audit_log ORDER BY seq")
 kinds = [r["kind"] for r in rows]
 check("auth" in kinds and "job_cancel" in kinds and kinds.count("token_create") == 2,
       "audit events: auth failure, cancel, token creations (%r)" % kinds)
