@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/config.h"
 #include "jobcell/hmac_sig.h"
@@ -72,19 +73,6 @@ static size_t on_data(char *p, size_t size, size_t n, void *ud) {
     return add;
 }
 
-static bool orchestrator_id_valid(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 static int usage(const char *msg) {
     fprintf(stderr, "jobcell internal: %s\n%s", msg, help);
     return JC_CLI_EXIT_USAGE;
@@ -139,7 +127,7 @@ static int internal_run(int argc, char **argv) {
         return usage("PATH must start with / and hold no spaces");
     if (!orc || !key_id || !secret_file)
         return usage("--orchestrator, --key-id and --secret-file are required");
-    if (!orchestrator_id_valid(orc))
+    if (!jc_orchestrator_id_valid(orc))
         return usage("--orchestrator must match ^[a-z0-9][a-z0-9._-]{0,63}$");
     if (strlen(key_id) > 40 || strpbrk(key_id, " \r\n:"))
         return usage("--key-id is not a key id");

@@ -2,6 +2,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <string.h>
 #include <strings.h>
 
 int jc_auth_secret_check(const char *name, size_t len, jc_err *err) {
@@ -11,6 +12,19 @@ int jc_auth_secret_check(const char *name, size_t len, jc_err *err) {
         return jc_err_field(err, JC_E_CONFIG, name, "%s is %zu bytes; at least %d are required",
                             name, len, JC_AUTH_MIN_SECRET);
     return 1;
+}
+
+bool jc_orchestrator_id_valid(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 64)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
+            return false;
+    }
+    return true;
 }
 
 bool jc_auth_equal(const void *presented, size_t plen, const void *expected, size_t elen) {

@@ -149,20 +149,6 @@ int jc_orc_parse_http_url(const char *url, char *host, size_t hostlen, uint16_t 
     return 0;
 }
 
-static bool id_valid(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-                  (i > 0 && (c == '.' || c == '_' || c == '-'));
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
     bool signing = c->internal_key_id && c->internal_key_id[0];
     bool has_secret = c->internal_secret.data && c->internal_secret.len;
@@ -193,7 +179,7 @@ int jc_orc_config_check(const jc_orc_config *c, jc_err *err) {
         if (c->internal_key.data[i] <= ' ' || c->internal_key.data[i] >= 0x7f)
             return jc_err_field(err, JC_E_CONFIG, "internal_key",
                                 "internal_key must be printable ASCII without spaces");
-    if (c->orchestrator_id[0] && !id_valid(c->orchestrator_id))
+    if (c->orchestrator_id[0] && !jc_orchestrator_id_valid(c->orchestrator_id))
         return jc_err_field(err, JC_E_CONFIG, "orchestrator_id",
                             "orchestrator_id must match ^[a-z0-9][a-z0-9._-]{0,63}$");
     if (strncmp(c->server_url, "http://", 7) != 0 && strncmp(c->server_url, "https://", 8) != 0)

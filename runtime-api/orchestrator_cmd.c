@@ -14,6 +14,7 @@
 #include "api.h"
 #include "audit.h"
 #include "internal_auth.h"
+#include "jobcell/auth.h"
 #include "jobcell/cleanup.h"
 #include "jobcell/hmac_sig.h"
 #include "jobcell/io.h"
@@ -48,19 +49,6 @@ typedef struct opts {
     const char *config, *store_path, *secret_file, *grace;
     const char *arg; /* NAME or KEY_ID */
 } opts;
-
-static bool orchestrator_id_valid(const char *s) {
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
 
 /* "90", "90s", "15m", "24h", "2d" → seconds; -1 when malformed or over 30 days. */
 static int64_t parse_duration(const char *s) {
@@ -238,7 +226,7 @@ int jc_api_cmd_orchestrator(int argc, char **argv) {
                 revoke ? "KEY_ID" : "NAME");
         return 2;
     }
-    if ((add || rotate || ls) && o.arg && !orchestrator_id_valid(o.arg)) {
+    if ((add || rotate || ls) && o.arg && !jc_orchestrator_id_valid(o.arg)) {
         fprintf(stderr,
                 "jobcell-api orchestrator %s: '%s' is not an orchestrator id "
                 "(^[a-z0-9][a-z0-9._-]{0,63}$)\n",

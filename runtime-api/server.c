@@ -536,8 +536,6 @@ void jc_req_error_extra(jc_req *req, const char *key, json_t *value) {
     json_object_set_new(req->extra, key, value);
 }
 
-static bool orchestrator_id_valid(const char *s);
-
 static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     jc_api *api = req->l->api;
     const char *group = req->route && req->route->opts.group ? req->route->opts.group : "other";
@@ -565,7 +563,7 @@ static void auth_failure(jc_req *req, const char *reason, const char *exe_id) {
     const char *orc = req->l->runtime ? NULL : jc_req_header(req, "X-Orchestrator-ID");
     if (exe_id && *exe_id)
         jc_audit_set(req->audit_target, sizeof(req->audit_target), exe_id);
-    else if (orc && orchestrator_id_valid(orc))
+    else if (orc && jc_orchestrator_id_valid(orc))
         jc_audit_set(req->audit_target, sizeof(req->audit_target), orc);
 }
 
@@ -650,20 +648,6 @@ void jc_req_auth_failure_execution(jc_req *req, const char *reason, const char *
 
 /* ---- authentication -------------------------------------------------------------------- */
 
-static bool orchestrator_id_valid(const char *s) {
-    /* ^[a-z0-9][a-z0-9._-]{0,63}$ */
-    size_t n = strlen(s);
-    if (n == 0 || n > 64)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = s[i];
-        bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-        if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-')))
-            return false;
-    }
-    return true;
-}
-
 /* The X-JC-* headers of a request. Any header of that family commits the request to the
  * signed path: someone holding the shared key must not be able to add junk signature
  * headers and be judged by the bearer rules instead. */
@@ -705,7 +689,7 @@ static int authenticate_internal(jc_req *req, jc_err *err) {
     MHD_get_connection_values(req->conn, MHD_HEADER_KIND, collect_jc_header, &h);
     req->auth_scheme = h.count ? "hmac" : "bearer";
     const char *orc = jc_req_header(req, "X-Orchestrator-ID");
-    if (!orc || !orchestrator_id_valid(orc)) {
+    if (!orc || !jc_orchestrator_id_valid(orc)) {
         jc_req_auth_failure(req, orc ? "bad_orchestrator_id" : "missing_orchestrator_id");
         return jc_err_set(err, JC_E_AUTH, "missing or malformed X-Orchestrator-ID");
     }

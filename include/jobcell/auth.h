@@ -23,6 +23,10 @@ bool jc_auth_equal(const void *presented, size_t plen, const void *expected, siz
  * non-empty token with no further spaces. On success *token points into header. */
 int jc_auth_parse_bearer(const char *header, const char **token, size_t *token_len);
 
+/* Is s a well-formed orchestrator id: ^[a-z0-9][a-z0-9._-]{0,63}$ (the X-Orchestrator-ID
+ * header, credentials, the orchestrator's own setting)? */
+bool jc_orchestrator_id_valid(const char *s);
+
 /* Lowercase hex SHA-256 of data; out must hold 65 bytes. */
 void jc_sha256_hex(const void *data, size_t len, char out[65]);
 
