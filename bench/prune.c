@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "fill_finished.h"
+#include "prune_fixture.h"
 #include "jobcell/io.h"
 #include "jobcell/random.h"
 #include "maintenance.h"
@@ -27,23 +27,6 @@
 #include "store_upkeep.h"
 
 #define DAY 86400000LL
-
-typedef struct pruner {
-    jc_store *st;
-    jc_api_config *cfg;
-    int64_t now;
-    jc_prune_report rep;
-    int rc;
-    jc_err err;
-    volatile bool done;
-} pruner;
-
-static void *prune_main(void *arg) {
-    pruner *p = arg;
-    p->rc = jc_prune_run(p->st, p->cfg, p->now, NULL, &p->rep, &p->err);
-    p->done = true;
-    return NULL;
-}
 
 typedef struct samples {
     int64_t *us;
@@ -173,10 +156,10 @@ int main(int argc, char **argv) {
         return 1;
     cfg.prune_batch_rows = batch;
     cfg.prune_pause_ms = pause;
-    pruner p = {.st = st, .cfg = &cfg, .now = now};
+    jc_pruner p = {.st = st, .cfg = &cfg, .now = now};
     pthread_t th;
     t0 = jc_time_mono_ms();
-    pthread_create(&th, NULL, prune_main, &p);
+    pthread_create(&th, NULL, jc_prune_main, &p);
     while (!p.done) {
         if (work(st, &during) < 0)
             return 1;

@@ -11,7 +11,7 @@ endif()
 # A prune of 200,000 finished jobs while claims run (tests/integration/upkeep/).
 if(TARGET jobcell_api_core)
   add_executable(upkeep_prune_claims ${CMAKE_CURRENT_SOURCE_DIR}/integration/upkeep/prune_claims.c
-                                     ${CMAKE_CURRENT_SOURCE_DIR}/integration/upkeep/fill_finished.c)
+                                     ${CMAKE_CURRENT_SOURCE_DIR}/integration/upkeep/prune_fixture.c)
   target_link_libraries(upkeep_prune_claims PRIVATE jobcell_api_core jobcell_store
                         PkgConfig::SQLITE)
   set_target_properties(upkeep_prune_claims PROPERTIES RUNTIME_OUTPUT_DIRECTORY

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "api.h"
-#include "fill_finished.h"
+#include "prune_fixture.h"
 #include "jobcell/io.h"
 #include "jobcell/random.h"
 #include "maintenance.h"
@@ -36,24 +36,6 @@ static int failures;
             failures++;                                                                            \
         }                                                                                          \
     } while (0)
-
-/* Write n finished jobs (one execution and one log chunk each) finished at `finished`. */
-typedef struct pruner {
-    jc_store *st;
-    jc_api_config *cfg;
-    int64_t now;
-    jc_prune_report rep;
-    int rc;
-    jc_err err;
-    volatile bool done;
-} pruner;
-
-static void *prune_main(void *arg) {
-    pruner *p = arg;
-    p->rc = jc_prune_run(p->st, p->cfg, p->now, NULL, &p->rep, &p->err);
-    p->done = true;
-    return NULL;
-}
 
 typedef struct new_job {
     char job[JC_ID_MAX], exe[JC_ID_MAX];
@@ -116,13 +98,13 @@ int main(void) {
     if (jc_config_init(&jc_api_config_schema, &cfg, &err) < 0)
         return 1;
     cfg.prune_pause_ms = 5;
-    pruner p = {.st = st, .cfg = &cfg, .now = now};
+    jc_pruner p = {.st = st, .cfg = &cfg, .now = now};
     new_job *jobs = calloc(MAX_NEW, sizeof(*jobs));
     size_t njobs = 0, claims = 0, completed = 0, first_open = 0;
     int64_t max_claim_us = 0;
     pthread_t th;
     t0 = jc_time_mono_ms();
-    pthread_create(&th, NULL, prune_main, &p);
+    pthread_create(&th, NULL, jc_prune_main, &p);
     /* Submit and claim until the prune is over (and at least 200 claims), bounded. */
     while ((!p.done || claims < 200) && njobs < MAX_NEW && jc_time_mono_ms() - t0 < 240000) {
         for (int k = 0; k < 2 && njobs < MAX_NEW; k++)

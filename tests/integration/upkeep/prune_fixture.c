@@ -1,5 +1,5 @@
-/* fill_finished.c: see fill_finished.h. */
-#include "fill_finished.h"
+/* prune_fixture.c: see prune_fixture.h. */
+#include "prune_fixture.h"
 
 #include <sqlite3.h>
 #include <stdio.h>
@@ -55,4 +55,11 @@ int jc_fill_finished_jobs(const char *path, long n, int64_t finished) {
         fprintf(stderr, "fill: %s\n", sqlite3_errmsg(db));
     sqlite3_close(db);
     return rc == SQLITE_OK ? 0 : -1;
+}
+
+void *jc_prune_main(void *arg) {
+    jc_pruner *p = arg;
+    p->rc = jc_prune_run(p->st, p->cfg, p->now, NULL, &p->rep, &p->err);
+    p->done = true;
+    return NULL;
 }
